@@ -1,0 +1,59 @@
+"""Keyholder, the OpenID Connect provider. ``create_app`` builds one instance."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from idp import database
+from idp.passwords import Passwords
+from idp.settings import BY_NAME, load_settings, warn_about_insecure_defaults
+
+PASSWORDS = "keyholder.passwords"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the provider application.
+
+    ``config`` may hold settings by name (``{"DATABASE_URL": ...}``, see
+    :mod:`idp.settings`), which win over ``KEYHOLDER_*`` variables, and any
+    other Flask configuration (``TESTING``...). Raises
+    :class:`idp.settings.SettingsError` when a setting is wrong."""
+    extra = dict(config or {})
+    overrides = {name: extra.pop(name) for name in list(extra) if name in BY_NAME}
+    settings = load_settings(overrides=overrides)
+
+    app = Flask(__name__, instance_path=settings.INSTANCE_PATH)
+    app.config.update(SECRET_KEY=settings.SECRET_KEY, KEYHOLDER=settings,
+                      MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.update(extra)
+    _configure_logging(settings.LOG_LEVEL)
+    warn_about_insecure_defaults(settings)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    database.init_app(app, settings.DATABASE_URL)
+    app.extensions[PASSWORDS] = Passwords(settings.PASSWORD_TIME_COST,
+                                          settings.PASSWORD_MEMORY_COST,
+                                          settings.PASSWORD_PARALLELISM)
+
+    from idp import health, schema
+    from idp.directory import cli as directory_cli
+
+    app.register_blueprint(health.blueprint)
+    app.cli.add_command(schema.init_command)
+    for command in directory_cli.commands:
+        app.cli.add_command(command)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    logger = logging.getLogger("keyholder")
+    logger.setLevel(level)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)

@@ -1,0 +1,114 @@
+"""The directory database: one SQLAlchemy engine per app, one session per app context.
+
+SQLite (the embedded default) is opened in WAL mode with foreign keys on and
+a busy timeout, and with transactions begun by us rather than by the sqlite3
+module: the driver's own implicit transactions break SAVEPOINT and cannot ask
+for ``BEGIN IMMEDIATE``. A unit of work that will write under contention
+calls :func:`begin_write` first, so that SQLite takes its write lock at the
+start instead of failing with "database is locked" when a reader upgrades.
+PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+EXTENSION = "keyholder.database"
+
+# Naming every constraint keeps Alembic migrations reproducible on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+Base.metadata.naming_convention = NAMING_CONVENTION
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for ``url`` with Keyholder's connection settings."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL-safe
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def begin_write(session: Session) -> None:
+    """Start ``session``'s transaction as a writer.
+
+    On SQLite this is ``BEGIN IMMEDIATE`` (the write lock is taken now, and
+    waiting for it honours the busy timeout); on PostgreSQL an ordinary
+    transaction, where row locks (``SELECT ... FOR UPDATE``) do the work.
+    Must be the first thing the transaction does."""
+    if session.in_transaction():
+        raise RuntimeError("begin_write() must start the transaction")
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+@dataclass
+class _State:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def init_app(app: Flask, url: str) -> None:
+    engine = create_database_engine(url)
+    app.extensions[EXTENSION] = _State(engine, sessionmaker(engine, expire_on_commit=False))
+    app.teardown_appcontext(_close_session)
+
+
+def engine(app: Flask | None = None) -> Engine:
+    return (app or current_app).extensions[EXTENSION].engine
+
+
+def session() -> Session:
+    """The session of the current app context (a request or a CLI command)."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions[EXTENSION].sessions()
+    return g.db_session
+
+
+@contextmanager
+def new_session(app: Flask | None = None) -> Iterator[Session]:
+    """A session of its own, for work outside the request's (threads, workers)."""
+    with (app or current_app).extensions[EXTENSION].sessions() as own:
+        yield own
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    own = g.pop("db_session", None)
+    if own is not None:
+        own.close()

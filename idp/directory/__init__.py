@@ -1,0 +1,1 @@
+"""The customer directory: customers, persons, their memberships and the audit trail."""

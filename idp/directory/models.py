@@ -1,0 +1,142 @@
+"""Directory tables (DESIGN §1).
+
+A *person* is one login; a *membership* links a person to a *customer* with a
+role. Enumerations are stored as their wire strings with a CHECK constraint,
+so the two databases agree and a row can be read by eye.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from claims.schema import CustomerType, Role
+from idp.database import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_subject() -> str:
+    # 128 random bits: stable, opaque, never derived from the e-mail (OIDC Core §8).
+    return secrets.token_urlsafe(16)
+
+
+class PersonStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+def _enum(enum_class: type[StrEnum], name: str) -> Enum:
+    return Enum(enum_class, name=name, native_enum=False, create_constraint=True,
+                length=20, values_callable=lambda members: [m.value for m in members],
+                validate_strings=True)
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[CustomerType] = mapped_column(_enum(CustomerType, "customer_type"))
+    self_promotion_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="customer", order_by="Membership.id",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.number} {self.type.value}>"
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    # The OIDC `sub`: opaque, stable, unique.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_subject)
+    # Stored in canonical (lower-case) form, so uniqueness is case-insensitive
+    # with a plain unique index on both databases.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    status: Mapped[PersonStatus] = mapped_column(
+        _enum(PersonStatus, "person_status"), default=PersonStatus.ACTIVE)
+    locale: Mapped[str] = mapped_column(String(35), default="en")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="person", order_by="Membership.id",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is PersonStatus.ACTIVE
+
+    def __repr__(self) -> str:  # no e-mail or hash in logs
+        return f"<Person {self.id}>"
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("person_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.USER)
+    # E.164, the member's own mobile under this customer; None: no mobile.
+    mobile: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Set by an administrator: this member may not promote himself.
+    excluded_from_administration: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="memberships")
+    customer: Mapped[Customer] = relationship(back_populates="memberships")
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role is Role.ADMINISTRATOR
+
+    def __repr__(self) -> str:
+        return f"<Membership {self.person_id} {self.customer_id} {self.role.value}>"
+
+
+class AuditEvent(Base):
+    """Who did what to whom, under which customer, and how. Never holds secrets."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index(None, "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(64))
+    # "person:<sub>", "operator" (the command line) or "system".
+    actor: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), default=None)
+    person_id: Mapped[str | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action}>"

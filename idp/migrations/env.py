@@ -1,0 +1,21 @@
+"""Alembic environment: the engine comes from ``keyholder init`` (or the
+settings, when a developer runs ``alembic`` by hand)."""
+
+from alembic import context
+
+import idp.directory.models  # noqa: F401  (registers the tables)
+from idp.database import Base, create_database_engine
+from idp.settings import load_settings
+
+config = context.config
+engine = config.attributes.get("engine") or create_database_engine(load_settings().DATABASE_URL)
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTERs by copy
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

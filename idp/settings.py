@@ -1,0 +1,247 @@
+"""Every setting of Keyholder, with its default, unit and production safety.
+
+Settings come from environment variables named ``KEYHOLDER_<NAME>`` (for
+example ``KEYHOLDER_DATABASE_URL``), or from the mapping given to
+``create_app(config)`` under ``<NAME>``, which wins. Every command
+(``keyholder init``, ``serve``, ``client add``...) reads the same settings, so
+commands run with one environment work on one instance.
+
+Settings are parsed and checked when the application is created; a wrong value
+or an unknown ``KEYHOLDER_*`` variable stops the start with a message naming
+it. Defaults marked *unsafe in production* are fine for a laptop; the
+provider logs a warning at every start that uses one, unless ``KEYHOLDER_DEMO``
+is on. ``docs/settings.md`` is generated from this module
+(``keyholder settings``) and lists them all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "KEYHOLDER_"
+TEST_PREFIX = "KEYHOLDER_TEST_"  # read by the test suite only, ignored here
+
+log = logging.getLogger("keyholder.settings")
+
+# Published so that everyone can see they must be replaced; the start-up
+# warning names them.
+INSECURE_SECRET_KEY = "insecure-keyholder-development-secret-key-change-me"  # noqa: S105
+INSECURE_KEYS_PASSPHRASE = "insecure-keyholder-development-passphrase-change-me"  # noqa: S105
+
+
+class SettingsError(ValueError):
+    """One or more settings are wrong; the message lists each, one per line."""
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text.strip())
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _path(text: str) -> str:
+    return str(Path(text).expanduser().resolve())
+
+
+def _log_level(text: str) -> str:
+    value = text.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _issuer(text: str) -> str:
+    # OIDC Discovery §3: https, no query, no fragment. Plain http only for a
+    # provider that listens on this machine alone.
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("expected an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ValueError("an issuer has no query and no fragment")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("an issuer must use https unless it is on loopback")
+    return text.rstrip("/")
+
+
+def _secret(text: str) -> str:
+    if len(text) < 32:
+        raise ValueError("expected at least 32 characters of random text")
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any | Callable[[dict[str, Any]], Any]  # a callable sees the values so far
+    parse: Callable[[str], Any]
+    unit: str
+    safe_in_production: bool
+    doc: str
+    shown_default: str = ""  # how docs show a computed default
+
+    @property
+    def variable(self) -> str:
+        return PREFIX + self.name
+
+    def default_for(self, values: dict[str, Any]) -> Any:
+        return self.default(values) if callable(self.default) else self.default
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DEMO", False, _bool, "boolean", True,
+            "Demo mode: known demo data and passwords, and no warnings about "
+            "the development defaults below. Set by `keyholder demo`."),
+    Setting("INSTANCE_PATH", lambda v: _path("instance"), _path, "path", True,
+            "Folder for the instance's own files (the SQLite database). "
+            "Relative paths are taken from the working directory.", "./instance"),
+    Setting("DATABASE_URL",
+            lambda v: "sqlite:///" + str(Path(v["INSTANCE_PATH"]) / "keyholder.db"),
+            _text, "SQLAlchemy URL", True,
+            "The directory database: `sqlite:///path` (embedded default) or "
+            "`postgresql+psycopg://user@host/db` (production; extra `postgres`).",
+            "sqlite:///<INSTANCE_PATH>/keyholder.db"),
+    Setting("ISSUER", "http://127.0.0.1:8000", _issuer, "URL", False,
+            "The provider's issuer identifier, as relying parties see it. "
+            "https is required unless the host is loopback."),
+    Setting("SECRET_KEY", INSECURE_SECRET_KEY, _secret, "text", False,
+            "Signs the provider's own cookies and CSRF tokens. At least 32 "
+            "random characters; the default is public."),
+    Setting("KEYS_DIR", lambda v: _path("keys"), _path, "path", True,
+            "The signing-key store. Share it between provider processes.", "./keys"),
+    Setting("KEYS_PASSPHRASE", INSECURE_KEYS_PASSPHRASE, _secret, "text", False,
+            "Encrypts the private signing keys at rest. At least 32 "
+            "characters; the default is public."),
+    Setting("SMTP_URL", "smtp://127.0.0.1:8025", _text, "URL", False,
+            "Where the outbox worker sends e-mail: `smtp://host:port` or "
+            "`smtps://user:password@host:port`. The default is the demo mailbox."),
+    Setting("MAIL_FROM", "Keyholder <no-reply@keyholder.localhost>", _text,
+            "e-mail address", False, "The From address of every e-mail."),
+    Setting("HOST", "127.0.0.1", _text, "address", True,
+            "Address the provider listens on (`demo`, `serve`)."),
+    Setting("PORT", 8000, _int_between(1, 65535), "TCP port", True,
+            "Port the provider listens on (`demo`, `serve`)."),
+    Setting("PASSWORD_TIME_COST", 3, _int_between(1, 20), "iterations", True,
+            "argon2id passes (RFC 9106 §4, second recommended option). Raising "
+            "it rehashes each password at its next login."),
+    Setting("PASSWORD_MEMORY_COST", 65536, _int_between(8, 4 * 1024 * 1024), "KiB", True,
+            "argon2id memory (64 MiB by default). Lower it only in tests."),
+    Setting("PASSWORD_PARALLELISM", 4, _int_between(1, 16), "lanes", True,
+            "argon2id parallelism."),
+    Setting("LOG_LEVEL", "INFO", _log_level, "level", True,
+            "Level of the `keyholder` loggers."),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+class Settings(Mapping[str, Any]):
+    """Parsed, checked settings; read as ``settings.DATABASE_URL`` or ``settings["PORT"]``."""
+
+    def __init__(self, values: dict[str, Any], from_default: frozenset[str]) -> None:
+        self._values = values
+        self.from_default = from_default
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def insecure_defaults(self) -> list[str]:
+        """Variables left at a default that is unsafe in production."""
+        return [BY_NAME[n].variable for n in sorted(self.from_default)
+                if not BY_NAME[n].safe_in_production]
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read ``KEYHOLDER_*`` variables from ``environ`` (default: the process
+    environment), apply ``overrides`` (already typed, or text to parse), check
+    everything and return :class:`Settings`. Raises :class:`SettingsError`."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    problems = [f"{key}: unknown setting" for key in sorted(environ)
+                if key.startswith(PREFIX) and not key.startswith(TEST_PREFIX)
+                and key[len(PREFIX):] not in BY_NAME]
+    problems += [f"{key}: unknown setting" for key in sorted(overrides) if key not in BY_NAME]
+    values: dict[str, Any] = {}
+    defaulted: set[str] = set()
+    for setting in SETTINGS:
+        if setting.name in overrides:
+            raw = overrides[setting.name]
+        elif setting.variable in environ:
+            raw = environ[setting.variable]
+        else:
+            values[setting.name] = setting.default_for(values)
+            defaulted.add(setting.name)
+            continue
+        try:
+            values[setting.name] = setting.parse(raw) if isinstance(raw, str) else raw
+        except ValueError as error:
+            problems.append(f"{setting.variable}: {error}")
+            values[setting.name] = setting.default_for(values)
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return Settings(values, frozenset(defaulted))
+
+
+def warn_about_insecure_defaults(settings: Settings) -> None:
+    """Log, at every start outside demo mode, each unsafe default in use."""
+    if settings.DEMO:
+        return
+    for variable in settings.insecure_defaults():
+        log.warning("%s is not set: the development default is in use and is "
+                    "NOT safe in production. See docs/settings.md.", variable)
+
+
+def describe() -> str:
+    """The settings as a Markdown table (for ``docs/settings.md``)."""
+    rows = ["| variable | default | unit | default safe in production | meaning |",
+            "|---|---|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.shown_default or s.default}`"
+        rows.append(f"| `{s.variable}` | {default} | {s.unit} | "
+                    f"{'yes' if s.safe_in_production else '**no**'} | {s.doc} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,96 @@
+"""``keyholder demo`` as a newcomer runs it: the installed command, a real
+server on loopback, the help page's example company."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from idp.demo import PEOPLE
+
+KEYHOLDER = Path(sys.executable).with_name("keyholder")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("KEYHOLDER_")}
+
+
+def keyholder(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(KEYHOLDER), *args], cwd=cwd, capture_output=True, text=True,
+                          env={**clean_env(), "KEYHOLDER_DEMO": "1"}, timeout=60, check=False)
+
+
+def run_demo(cwd: Path, port: int) -> tuple[str, str]:
+    """Start the demo, wait for its banner, check it serves, stop it with Ctrl-C."""
+    process = subprocess.Popen([str(KEYHOLDER), "demo", "--port", str(port)], cwd=cwd,
+                               env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        banner = []
+        for line in process.stdout:
+            banner.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        else:
+            pytest.fail("demo ended early:\n" + "".join(banner) + process.stderr.read())
+        health = requests.get(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return "".join(banner) + out, err
+
+
+def test_demo_serves_health_and_prints_url_and_logins(tmp_path):
+    port = free_port()
+    output, errors = run_demo(tmp_path, port)
+    assert f"http://127.0.0.1:{port}/health" in output
+    for person in PEOPLE:
+        assert person.email in output and person.password in output
+    assert "Stopped." in output
+    assert "NOT safe in production" not in errors  # demo mode is quiet about defaults
+
+    smith = keyholder("customer", "show", "123456789", cwd=tmp_path).stdout
+    assert "Smith ltd  (business" in smith
+    assert "administrator  Philip Smith" in smith
+    assert "user           Mary Jones" in smith and "+32470000002" in smith
+    assert "user           Thomas Taylor" in smith and "+32470000003" in smith
+    home = keyholder("customer", "show", "987654321", cwd=tmp_path).stdout
+    assert "(residential" in home
+    assert "administrator  Thomas Taylor" in home
+    assert "user           Emma Taylor" in home
+
+    # A second start keeps the instance and adds nothing twice.
+    run_demo(tmp_path, port)
+    assert keyholder("customer", "show", "123456789", cwd=tmp_path).stdout == smith
+
+
+def test_demo_reports_a_busy_port_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([str(KEYHOLDER), "demo", "--port", str(port)], cwd=tmp_path,
+                                env=clean_env(), capture_output=True, text=True, timeout=60,
+                                check=False)
+    assert result.returncode == 1
+    assert f"Error: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_claims_is_importable_without_the_provider():
+    code = ("import sys, claims; "
+            "assert not {'flask', 'sqlalchemy', 'idp'} & set(sys.modules), sys.modules.keys()")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
