@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/keyholder demo
 
+# In CI every test is listed by name, so the log shows each [sqlite] and [postgresql] case.
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(CI),-v)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
