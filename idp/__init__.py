@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -28,8 +29,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides=overrides)
 
     app = Flask(__name__, instance_path=settings.INSTANCE_PATH)
-    app.config.update(SECRET_KEY=settings.SECRET_KEY, KEYHOLDER=settings,
-                      MAX_CONTENT_LENGTH=64 * 1024)
+    secure = urlsplit(settings.ISSUER).scheme == "https"
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY, KEYHOLDER=settings, MAX_CONTENT_LENGTH=64 * 1024,
+        # Flask's signed cookie carries only CSRF state and the fresh-login marker.
+        SESSION_COOKIE_NAME="__Host-keyholder_state" if secure else "keyholder_state",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure, WTF_CSRF_TIME_LIMIT=3600)
     app.config.update(extra)
     _configure_logging(settings.LOG_LEVEL)
     warn_about_insecure_defaults(settings)
@@ -40,12 +46,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                           settings.PASSWORD_MEMORY_COST,
                                           settings.PASSWORD_PARALLELISM)
 
-    from idp import health, schema
+    from idp import authorize, discovery, health, schema, security_headers, server
+    from idp.clients import registry
+    from idp.clients.cli import client_group
     from idp.directory import cli as directory_cli
+    from idp.endpoints import routes
+    from idp.keys.cli import keys_group
+    from idp.login import views as login_views
 
-    app.register_blueprint(health.blueprint)
-    app.cli.add_command(schema.init_command)
-    for command in directory_cli.commands:
+    registry.init_app(app)
+    server.create_server(app)
+    discovery.init_app(app)
+    security_headers.init_app(app)
+    for blueprint in (health.blueprint, discovery.blueprint, authorize.blueprint,
+                      routes.blueprint, login_views.blueprint):
+        app.register_blueprint(blueprint)
+    for command in (schema.init_command, client_group, keys_group, *directory_cli.commands):
         app.cli.add_command(command)
     return app
 
@@ -53,6 +69,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _configure_logging(level: str) -> None:
     logger = logging.getLogger("keyholder")
     logger.setLevel(level)
+    # Authlib logs every issued token at DEBUG ("Issue token {...}"): never let
+    # it, whatever LOG_LEVEL says (SECURITY §2.19).
+    logging.getLogger("authlib").setLevel(logging.INFO)
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

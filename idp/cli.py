@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup
 
 from idp import create_app
 from idp.demo import demo_command
+from idp.serve import serve_command
 from idp.settings import SettingsError, describe
 
 
@@ -43,6 +44,7 @@ def settings_command() -> None:
 
 
 cli.add_command(demo_command)
+cli.add_command(serve_command)
 
 
 def main() -> None:

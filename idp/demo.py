@@ -19,7 +19,9 @@ from werkzeug.serving import make_server
 from claims.schema import CustomerType, Role
 from idp import PASSWORDS, create_app, database, schema
 from idp.directory.services import Directory
-from idp.settings import SettingsError
+from idp.keys import key_store
+from idp.serve import ScrubbedRequestHandler
+from idp.settings import SettingsError, load_settings
 
 
 @dataclass(frozen=True)
@@ -96,19 +98,25 @@ def logins_table() -> str:
 @click.option("--host", help="Address to listen on (default: KEYHOLDER_HOST).")
 @click.option("--port", type=int, help="Port to listen on (default: KEYHOLDER_PORT).")
 def demo_command(host: str | None, port: int | None) -> None:
-    """Set up the demo instance (database, demo data) and run it on loopback."""
+    """Set up the demo instance (database, keys, demo data) and run it on loopback."""
     try:
-        app = create_app({"DEMO": True})
+        settings = load_settings(overrides={"DEMO": True})
+        host, port = host or settings.HOST, port or settings.PORT
+        listener = _listen(host, port)
+        # The issuer is where the demo listens, unless KEYHOLDER_ISSUER says otherwise.
+        issuer = {} if "ISSUER" not in settings.from_default else {
+            "ISSUER": f"http://{host}:{port}"}
+        app = create_app({"DEMO": True, **issuer})
     except SettingsError as error:
         raise click.ClickException("invalid settings:\n" + str(error)) from None
-    settings = app.config["KEYHOLDER"]
     schema.upgrade(database.engine(app))
+    key_store(app).ensure()
     load_demo_data(app)
-    host, port = host or settings.HOST, port or settings.PORT
-    listener = _listen(host, port)
-    server = make_server(host, port, app, threaded=True, fd=listener.fileno())
+    server = make_server(host, port, app, threaded=True, fd=listener.fileno(),
+                         request_handler=ScrubbedRequestHandler)
     base = f"http://{host}:{server.port}"
-    click.echo(f"Keyholder demo\n  Provider health: {base}/health\n\n{logins_table()}\n\n"
+    click.echo(f"Keyholder demo\n  Provider:  {base}/\n  Discovery: {base}/.well-known/"
+               f"openid-configuration\n  Health:    {base}/health\n\n{logins_table()}\n\n"
                "Press Ctrl-C to stop.")
     server.serve_forever()  # returns on Ctrl-C
     listener.close()

@@ -45,7 +45,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 @click.command("init")
 @with_appcontext
 def init_command() -> None:
-    """Create the database, or upgrade it to the newest schema."""
+    """Create or upgrade the database, and create the signing keys if missing."""
+    from idp.keys import KeyStoreError, key_store
+
     engine = database.engine(current_app)
     before, after = upgrade(engine)
     where = engine.url.render_as_string(hide_password=True)
@@ -53,3 +55,11 @@ def init_command() -> None:
         click.echo(f"Database {where} is up to date (revision {after}).")
     else:
         click.echo(f"Database {where} upgraded from {before or 'empty'} to {after}.")
+    try:
+        created = key_store(current_app).ensure()
+    except KeyStoreError as error:
+        raise click.ClickException(str(error)) from None
+    for info in created:
+        click.echo(f"Created {info.alg} signing key {info.kid} ({info.state.value}).")
+    if not created:
+        click.echo("Signing keys are in place.")

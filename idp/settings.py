@@ -32,8 +32,8 @@ log = logging.getLogger("keyholder.settings")
 
 # Published so that everyone can see they must be replaced; the start-up
 # warning names them.
-INSECURE_SECRET_KEY = "insecure-keyholder-development-secret-key-change-me"  # noqa: S105
-INSECURE_KEYS_PASSPHRASE = "insecure-keyholder-development-passphrase-change-me"  # noqa: S105
+INSECURE_SECRET_KEY = "insecure-keyholder-development-secret-key-change-me"
+INSECURE_KEYS_PASSPHRASE = "insecure-keyholder-development-passphrase-change-me"
 
 
 class SettingsError(ValueError):
@@ -72,6 +72,11 @@ def _log_level(text: str) -> str:
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
     return value
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())
 
 
 def is_loopback_host(host: str) -> bool:
@@ -153,6 +158,25 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the provider listens on (`demo`, `serve`)."),
     Setting("PORT", 8000, _int_between(1, 65535), "TCP port", True,
             "Port the provider listens on (`demo`, `serve`)."),
+    Setting("WORKERS", lambda v: 2 * (os.cpu_count() or 1) + 1, _int_between(1, 256),
+            "processes", True, "gunicorn worker processes for `keyholder serve`.",
+            "2 x CPUs + 1"),
+    Setting("TRUSTED_PROXIES", (), _networks, "addresses", True,
+            "Comma-separated addresses or networks of reverse proxies whose "
+            "X-Forwarded-For is believed. Empty: the peer address is the client.",
+            "(none)"),
+    Setting("ACCESS_TOKEN_LIFETIME", 300, _int_between(30, 3600), "seconds", True,
+            "Lifetime of JWT access tokens (RFC 9068). Short, because a JWT "
+            "keeps the role it was issued with until it expires."),
+    Setting("ID_TOKEN_LIFETIME", 600, _int_between(30, 3600), "seconds", True,
+            "Lifetime of ID tokens."),
+    Setting("AUTHORIZATION_CODE_LIFETIME", 60, _int_between(5, 60), "seconds", True,
+            "Lifetime of an authorization code (at most 60 s)."),
+    Setting("REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600, _int_between(60, 365 * 24 * 3600),
+            "seconds", True, "Absolute lifetime of a refresh-token family, from "
+            "the login it came from; rotation never extends it."),
+    Setting("SESSION_LIFETIME", 12 * 3600, _int_between(60, 30 * 24 * 3600), "seconds",
+            True, "Absolute lifetime of a single sign-on session at the provider."),
     Setting("PASSWORD_TIME_COST", 3, _int_between(1, 20), "iterations", True,
             "argon2id passes (RFC 9106 §4, second recommended option). Raising "
             "it rehashes each password at its next login."),

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Enum,
     ForeignKey,
     Index,
@@ -57,7 +56,7 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[CustomerType] = mapped_column(_enum(CustomerType, "customer_type"))
     self_promotion_open: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="customer", order_by="Membership.id",
@@ -81,7 +80,7 @@ class Person(Base):
     status: Mapped[PersonStatus] = mapped_column(
         _enum(PersonStatus, "person_status"), default=PersonStatus.ACTIVE)
     locale: Mapped[str] = mapped_column(String(35), default="en")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="person", order_by="Membership.id",
@@ -108,7 +107,7 @@ class Membership(Base):
     mobile: Mapped[str | None] = mapped_column(String(16), default=None)
     # Set by an administrator: this member may not promote himself.
     excluded_from_administration: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     person: Mapped[Person] = relationship(back_populates="memberships")
     customer: Mapped[Customer] = relationship(back_populates="memberships")
@@ -128,7 +127,7 @@ class AuditEvent(Base):
     __table_args__ = (Index(None, "customer_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
     action: Mapped[str] = mapped_column(String(64))
     # "person:<sub>", "operator" (the command line) or "system".
     actor: Mapped[str] = mapped_column(String(64))

@@ -3,7 +3,7 @@ settings, when a developer runs ``alembic`` by hand)."""
 
 from alembic import context
 
-import idp.directory.models  # noqa: F401  (registers the tables)
+import idp.models  # noqa: F401  (registers every table)
 from idp.database import Base, create_database_engine
 from idp.settings import load_settings
 

@@ -1,0 +1,149 @@
+"""The authorization endpoint (OIDC Core §3.1.2), as a sequence of named checks.
+
+    1. the request itself (Authlib: client, redirect URI, response type,
+       scope, PKCE, nonce; ``request``/``request_uri`` refused)
+    2. who is there: the SSO session, ``prompt``, ``max_age``, ``id_token_hint``
+    3. consent, for clients that are not first-party
+    4. the code, sent back with ``state`` and ``iss``
+
+An error before the redirect URI is known to be the client's is shown as a
+page, never redirected (RFC 6749 §4.1.2.1). Every redirect carries ``iss``
+(RFC 9207), errors included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+from idp import database
+from idp.consent import consent_covers, record_consent, scope_descriptions
+from idp.forms import DecisionForm
+from idp.login import sessions
+from idp.server import server
+from idp.tokens.hints import id_token_hint_subject
+
+blueprint = Blueprint("authorize", __name__)
+
+# Form fields of our own pages, never part of the authorization request.
+OWN_FIELDS = {"csrf_token", "decision"}
+FRESH_LOGIN = "fresh_login"  # key in the signed Flask session
+
+
+def request_digest() -> str:
+    """Names this authorization request (its parameters, in order)."""
+    params = sorted((k, v) for k, v in request.values.items(multi=True) if k not in OWN_FIELDS)
+    return hashlib.sha256(urlencode(params).encode()).hexdigest()
+
+
+def request_url() -> str:
+    """This authorization request as a GET URL (for the login page's return)."""
+    params = [(k, v) for k, v in request.values.items(multi=True) if k not in OWN_FIELDS]
+    return url_for("authorize.authorize") + "?" + urlencode(params)
+
+
+def mark_fresh_login(sid: str, next_url: str) -> None:
+    """Called by the login page: the person just authenticated for ``next_url``."""
+    session[FRESH_LOGIN] = {"sid": sid, "next": hashlib.sha256(next_url.encode()).hexdigest()}
+
+
+def _just_logged_in_for_this_request(sso) -> bool:
+    marker = session.get(FRESH_LOGIN) or {}
+    if marker.get("sid") != sso.sid:
+        return False
+    return marker.get("next") == hashlib.sha256(request_url().encode()).hexdigest()
+
+
+def _with_iss(response):
+    location = response.headers.get("Location")
+    if location and "iss=" not in location.split("?", 1)[-1]:
+        response.headers["Location"] = add_params_to_uri(
+            location, [("iss", current_app.config["KEYHOLDER"].ISSUER)])
+    if request.method == "POST" and response.status_code == 302:
+        response.status_code = 303  # RFC 9700 §4.11: never re-POST to the client
+    return response
+
+
+def _error(error: OAuth2Error):
+    if error.redirect_uri:
+        return _with_iss(server().handle_error_response(None, error))
+    return render_template("authorize/error.html", error=error), error.status_code or 400
+
+
+def _max_age() -> int | None:
+    raw = request.values.get("max_age")
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise ValueError("max_age")
+    return int(raw)
+
+
+@blueprint.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    db = database.session()
+    sso = sessions.current(db)
+    person = sso.person if sso else None
+
+    # 1. The request.
+    try:
+        grant = server().get_consent_grant(end_user=person)
+    except OAuth2Error as error:
+        return _error(error)
+    prompts = set((request.values.get("prompt") or "").split())
+    try:
+        max_age = _max_age()
+    except ValueError:
+        return _error(InvalidRequestError("'max_age' must be a whole number of seconds.",
+                                          redirect_uri=grant.redirect_uri,
+                                          state=request.values.get("state")))
+
+    # 2. Who is there.
+    needs_login = person is None or bool(prompts & {"login", "select_account"})
+    if person is not None and max_age is not None and sessions.age_seconds(sso) > max_age:
+        needs_login = True
+    hinted = id_token_hint_subject(request.values.get("id_token_hint"))
+    if person is not None and hinted is not None and hinted != person.id:
+        needs_login = True
+    if needs_login and person is not None and _just_logged_in_for_this_request(sso):
+        needs_login = False
+    if needs_login:
+        if "none" in prompts:
+            return _error(LoginRequiredError(redirect_uri=grant.redirect_uri,
+                                             state=request.values.get("state")))
+        return redirect(url_for("login.login", next=request_url(),
+                                login_hint=request.values.get("login_hint")), 303
+                        if request.method == "POST" else 302)
+
+    # 3. Consent.
+    client, scope = grant.client, grant.request.scope or ""
+    if not client.first_party and ("consent" in prompts or not consent_covers(db, person,
+                                                                             client, scope)):
+        if "none" in prompts:
+            return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
+                                               state=request.values.get("state")))
+        form = DecisionForm()
+        if request.method == "POST" and "decision" in request.form:
+            if not form.validate_on_submit():
+                return render_template("authorize/consent.html", form=form, client=client,
+                                       scopes=scope_descriptions(scope), person=person,
+                                       action=request_url(), expired=True), 400
+            if request.form["decision"] != "allow":
+                response = server().create_authorization_response(grant=grant, grant_user=None)
+                return _with_iss(response)
+            record_consent(db, person, client, scope)
+        else:
+            return render_template("authorize/consent.html", form=form, client=client,
+                                   scopes=scope_descriptions(scope), person=person,
+                                   action=request_url(), expired=False)
+
+    # 4. The code.
+    response = server().create_authorization_response(grant=grant, grant_user=person)
+    db.commit()
+    return _with_iss(response)

@@ -1,0 +1,1 @@
+"""OAuth clients: registration, secrets, and how each client type may authenticate."""

@@ -1,0 +1,147 @@
+"""Registering clients and finding them fast.
+
+Lookups are cached per process for a short time: the token and introspection
+endpoints authenticate a client on every request, and clients change only
+through ``keyholder client add``. The cache holds detached copies, never a
+live session object."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp import database
+from idp.clients.models import ID_TOKEN_ALGORITHMS, Client, ClientType, hash_client_secret
+from idp.directory.contacts import normalise_name
+from idp.directory.errors import InvalidInput
+from idp.settings import is_loopback_host
+
+EXTENSION = "keyholder.clients"
+CACHE_SECONDS = 30.0
+
+
+class InvalidClientMetadata(InvalidInput):
+    code = "invalid_client_metadata"  # RFC 7591 §3.2.2
+
+
+def client_secret_key(app: Flask) -> bytes:
+    """The key of the client-secret hash, derived from the secret key so
+    that a copy of the database alone cannot test guesses."""
+    secret_key = app.config["SECRET_KEY"].encode()
+    return hash_client_secret(secret_key, "keyholder client secrets").encode()
+
+
+def _check_redirect_uri(uri: str, client_type: ClientType, what: str) -> str:
+    parts = urlsplit(uri)
+    if parts.fragment or "#" in uri:
+        raise InvalidClientMetadata(f"A {what} has no fragment (RFC 6749 §3.1.2): {uri}")
+    if client_type is ClientType.NATIVE:
+        # RFC 8252 §7.3: loopback IP literal with http, or a private-use scheme.
+        if parts.scheme == "http" and parts.hostname in {"127.0.0.1", "::1"}:
+            return uri
+        if parts.scheme not in {"http", "https", ""} and "." in parts.scheme:
+            return uri
+        if parts.scheme == "https" and parts.hostname:
+            return uri
+        raise InvalidClientMetadata(
+            f"A native {what} is http://127.0.0.1[:port]/..., https, or a reverse-domain "
+            f"scheme such as com.example.app:/callback: {uri}")
+    if parts.scheme == "https" and parts.hostname:
+        return uri
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+        return uri
+    raise InvalidClientMetadata(f"A {what} must be an absolute https URL (http on loopback): {uri}")
+
+
+@dataclass(frozen=True)
+class Registration:
+    client: Client
+    client_secret: str | None  # shown once, never stored
+
+
+def _check_metadata(client_type: ClientType, confidential: bool, redirect_uris,
+                    post_logout_redirect_uris, id_token_alg: str) -> None:
+    kind = client_type.value
+    if id_token_alg not in ID_TOKEN_ALGORITHMS:
+        raise InvalidClientMetadata(f"ID tokens are signed with {' or '.join(ID_TOKEN_ALGORITHMS)}.")
+    if client_type in {ClientType.WEB, ClientType.SERVICE} and not confidential:
+        raise InvalidClientMetadata(f"A {kind} client is confidential.")
+    if client_type is ClientType.NATIVE and confidential:
+        raise InvalidClientMetadata("A native app cannot keep a secret: it is a public client.")
+    needs_redirect = client_type in {ClientType.WEB, ClientType.NATIVE}
+    if needs_redirect and not redirect_uris:
+        raise InvalidClientMetadata(f"A {kind} client needs at least one --redirect-uri.")
+    if not needs_redirect and (redirect_uris or post_logout_redirect_uris):
+        raise InvalidClientMetadata(f"A {kind} client has no redirect URIs.")
+
+
+def register_client(session: Session, app: Flask, name: str, client_type: ClientType | str, *,
+                    redirect_uris: list[str] = (), post_logout_redirect_uris: list[str] = (),
+                    first_party: bool = False, id_token_alg: str = "RS256",
+                    confidential: bool | None = None) -> Registration:
+    """Add a client. Web and service clients are confidential; native clients
+    are public; device clients are public unless ``confidential``."""
+    client_type = ClientType(client_type)
+    if confidential is None:
+        confidential = client_type in {ClientType.WEB, ClientType.SERVICE}
+    _check_metadata(client_type, confidential, redirect_uris, post_logout_redirect_uris,
+                    id_token_alg)
+    uris = [_check_redirect_uri(u, client_type, "redirect URI") for u in redirect_uris]
+    logout_uris = [_check_redirect_uri(u, client_type, "post-logout redirect URI")
+                   for u in post_logout_redirect_uris]
+    secret = secrets.token_urlsafe(32) if confidential else None  # 256 bits
+    secret_hash = hash_client_secret(client_secret_key(app), secret) if secret else None
+    client = Client(id=secrets.token_urlsafe(16), name=normalise_name(name), type=client_type,
+                    secret_hash=secret_hash, redirect_uris=list(dict.fromkeys(uris)),
+                    post_logout_redirect_uris=list(dict.fromkeys(logout_uris)),
+                    first_party=first_party, id_token_signed_response_alg=id_token_alg)
+    session.add(client)
+    session.flush()
+    return Registration(client, secret)
+
+
+class ClientCache:
+    """client_id -> detached Client, for CACHE_SECONDS."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Client | None]] = {}
+
+    def get(self, app: Flask, client_id: str) -> Client | None:
+        if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(client_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with database.new_session(app) as session:
+            client = session.scalar(select(Client).where(Client.id == client_id))
+            if client is not None:
+                session.expunge(client)
+                client._secret_key = client_secret_key(app)
+        with self._lock:
+            if len(self._entries) > 10_000:  # unknown ids must not grow it without bound
+                self._entries.clear()
+            self._entries[client_id] = (now + CACHE_SECONDS, client)
+        return client
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = ClientCache()
+
+
+def query_client(client_id: str) -> Client | None:
+    """Authlib's ``query_client``."""
+    return current_app.extensions[EXTENSION].get(current_app, client_id)

@@ -1,0 +1,1 @@
+"""Authlib endpoints, configured (introspection, revocation, UserInfo, end session)."""

@@ -1,0 +1,23 @@
+"""The provider's HTML forms. Every one carries a CSRF token (Flask-WTF)."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)])
+    # No maximum below the policy's 1,024: a long passphrase must not be cut.
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+class DecisionForm(FlaskForm):
+    """Consent and confirmation pages: the button pressed is the decision."""
+
+
+class LogoutForm(FlaskForm):
+    id_token_hint = HiddenField()
+    post_logout_redirect_uri = HiddenField()
+    state = HiddenField()
+    client_id = HiddenField()

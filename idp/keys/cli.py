@@ -1,0 +1,76 @@
+"""``keyholder keys list|rotate|retire``: the operator's signing-key
+commands. A refusal prints one ``Error:`` line and exits 1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from idp.keys import ALGORITHMS, KeyInfo, KeyStoreError, key_store
+
+keys_group = AppGroup("keys", help="The signing keys: next -> active -> retired.")
+
+COLUMNS = ("KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "PUBLISHED UNTIL")
+
+
+def refusing(func: Callable) -> Callable:
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except KeyStoreError as error:
+            raise click.ClickException(str(error)) from None
+    return wrapper
+
+
+@keys_group.command("list")
+@refusing
+def list_command() -> None:
+    """List the keys: kid, algorithm, state and when it changed (UTC)."""
+    keys = key_store(current_app).list()
+    if not keys:
+        click.echo("No signing keys yet: `keyholder init` creates them.")
+        return
+    rows = [COLUMNS] + [(k.kid, k.alg, k.state.value, _time(k.created_at),
+                         _time(k.activated_at), _time(k.retired_at),
+                         _time(k.published_until)) for k in keys]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths,
+                                                                    strict=True)).rstrip())
+
+
+@keys_group.command("rotate")
+@click.option("--alg", type=click.Choice(ALGORITHMS), help="Only this algorithm (default: all).")
+@refusing
+def rotate_command(alg: str | None) -> None:
+    """Retire the active key, activate the next one (published since the
+    last rotation) and make a new next key."""
+    _report(key_store(current_app).rotate(alg))
+
+
+# A kid is base64url and may begin with "-": take it as the argument, not an option.
+@keys_group.command("retire", context_settings={"ignore_unknown_options": True})
+@click.argument("kid")
+@refusing
+def retire_command(kid: str) -> None:
+    """Retire one key now (e.g. a suspected leak). It stays published until
+    the tokens it signed have expired."""
+    _report(key_store(current_app).retire(kid))
+
+
+def _report(keys: list[KeyInfo]) -> None:
+    for key in keys:
+        line = f"{key.alg} key {key.kid} is now {key.state}"
+        if key.published_until is not None:
+            line += f", published until {_time(key.published_until)}"
+        click.echo(line)
+
+
+def _time(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}Z"

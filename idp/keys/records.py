@@ -1,0 +1,153 @@
+"""What one signing key is: its state, the record its file holds, and the
+:class:`KeyInfo` shown to callers (without key material)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from idp.keys import material
+from idp.keys.errors import KeyStoreError
+
+FORMAT = 1
+
+
+class KeyState(StrEnum):
+    """next: published, not signing yet; active: signs (one per algorithm);
+    retired: signs no more, published until tokens it signed have expired."""
+
+    NEXT = "next"
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kid: str
+    alg: str
+    state: KeyState
+    created_at: datetime
+    activated_at: datetime | None
+    retired_at: datetime | None
+    published_until: datetime | None  # None unless retired
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """The content of ``<kid>.json``. A retired key keeps no private key:
+    nothing can sign with it again, even with the passphrase."""
+
+    kid: str
+    alg: str
+    state: KeyState
+    created_at: datetime
+    activated_at: datetime | None
+    retired_at: datetime | None
+    public: dict[str, str]  # the public JWK members (material.PUBLIC_MEMBERS)
+    # Encrypted PKCS#8; None once retired. Kept out of repr: never in a log.
+    private_pem: str | None = field(repr=False)
+
+    def published_until(self, retention: timedelta) -> datetime | None:
+        return None if self.retired_at is None else self.retired_at + retention
+
+    def is_published(self, now: datetime, retention: timedelta) -> bool:
+        until = self.published_until(retention)
+        return until is None or now < until
+
+    def info(self, retention: timedelta) -> KeyInfo:
+        return KeyInfo(self.kid, self.alg, self.state, self.created_at, self.activated_at,
+                       self.retired_at, self.published_until(retention))
+
+    def jwk(self) -> dict[str, str]:
+        """The public JWK as published (RFC 7517 §4)."""
+        return {"kty": self.public["kty"], "use": "sig", "alg": self.alg, "kid": self.kid,
+                **{name: value for name, value in self.public.items() if name != "kty"}}
+
+    def to_json(self) -> bytes:
+        data = {"format": FORMAT, "kid": self.kid, "alg": self.alg, "state": self.state.value,
+                "created_at": _iso(self.created_at), "activated_at": _iso(self.activated_at),
+                "retired_at": _iso(self.retired_at), "public_key": self.public,
+                "private_key": self.private_pem}
+        return json.dumps(data, indent=2).encode() + b"\n"
+
+    @classmethod
+    def from_json(cls, path: Path, data: bytes) -> KeyRecord:
+        """Parse and check a key file; any problem names the file."""
+        try:
+            return cls._parse(path.stem, json.loads(data))
+        except KeyError as error:
+            reason = f"{error.args[0]} is missing"
+        except (_Corrupt, ValueError, TypeError) as error:
+            # json, datetime and KeyState errors quote the file's content, which
+            # holds no secret in the clear: safe to show.
+            reason = str(error)
+        raise KeyStoreError(f"corrupt key file {path}: {reason}")
+
+    @classmethod
+    def _parse(cls, kid: str, data: Any) -> KeyRecord:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise _Corrupt(f"not a key file of format {FORMAT}")
+        if data["kid"] != kid:
+            raise _Corrupt("the kid inside is not the file's name")
+        alg = data["alg"]
+        if alg not in material.ALGORITHMS:
+            raise _Corrupt(f"unsupported algorithm {alg!r}")
+        record = cls(kid, alg, KeyState(data["state"]), _time(data["created_at"]),
+                     _time(data["activated_at"]), _time(data["retired_at"]),
+                     data["public_key"], data["private_key"])
+        if problem := material.public_problem(alg, kid, record.public):
+            raise _Corrupt(problem)
+        if problem := record._state_problem():
+            raise _Corrupt(problem)
+        return record
+
+    def _state_problem(self) -> str | None:
+        if self.created_at is None:
+            return "created_at is missing"
+        if self.state is KeyState.RETIRED:
+            if self.retired_at is None or self.private_pem is not None:
+                return "a retired key must have retired_at and no private key"
+            return None
+        if self.retired_at is not None or not isinstance(self.private_pem, str):
+            return f"a key in state {self.state} must have a private key and no retired_at"
+        if (self.state is KeyState.ACTIVE) != (self.activated_at is not None):
+            return "activated_at must be set on an active key and only there"
+        return None
+
+
+class _Corrupt(Exception):
+    pass
+
+
+_RANK = {KeyState.ACTIVE: 0, KeyState.NEXT: 1, KeyState.RETIRED: 2}
+
+
+def display_order(record: KeyRecord) -> tuple[int, int, float, str]:
+    """Active keys first, then next, then retired; by algorithm; the most
+    recently changed first; the kid breaks ties so the order is stable."""
+    moment = {KeyState.ACTIVE: record.activated_at, KeyState.NEXT: record.created_at,
+              KeyState.RETIRED: record.retired_at}[record.state]
+    assert moment is not None  # checked on load
+    return (_RANK[record.state], material.ALGORITHMS.index(record.alg),
+            -moment.timestamp(), record.kid)
+
+
+def from_timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise _Corrupt(f"time {text!r} has no time zone")
+    return moment.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Logging in: the login page, the single sign-on session, throttling."""

@@ -1,0 +1,48 @@
+"""Server-side single sign-on sessions and login throttling counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.database import Base
+from idp.directory.models import Person, utcnow
+
+
+class SsoSession(Base):
+    """One browser's login at the provider.
+
+    The cookie holds a 256-bit random secret; only its SHA-256 is stored, so a
+    copy of the database opens no session. ``sid`` is a separate public id
+    (the ``sid`` claim of OIDC Front/Back-Channel Logout)."""
+
+    __tablename__ = "sso_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sid: Mapped[str] = mapped_column(String(43), unique=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[datetime] = mapped_column()
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    person: Mapped[Person] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<SsoSession {self.sid}>"
+
+
+class ThrottleCounter(Base):
+    """Failures counted under one key ("account:<hash>", "ip:<address>")
+    within a window; see :mod:`idp.login.throttle`."""
+
+    __tablename__ = "throttle_counter"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,88 @@
+"""The login page and the signed-in page.
+
+No user enumeration (SECURITY §2.18): an unknown address and a wrong password
+get the same message, status and work (a dummy argon2 verification). A
+successful login makes a new session id and answers 303."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from idp import PASSWORDS, database
+from idp.authorize import mark_fresh_login
+from idp.client_ip import client_ip
+from idp.directory.services import Directory
+from idp.forms import LoginForm, LogoutForm
+from idp.login import sessions, throttle
+
+blueprint = Blueprint("login", __name__)
+
+WRONG = "The e-mail address or the password is not right. Please try again."
+SUSPENDED = ("This account is suspended. Please contact an administrator of your "
+             "customer number or our helpdesk.")
+
+
+def safe_next(target: str | None) -> str | None:
+    """A path on this site, or None: never an open redirect (SECURITY §2.2)."""
+    if not target or len(target) > 4096 or not target.startswith("/"):
+        return None
+    if target.startswith(("//", "/\\")) or any(c in target for c in "\r\n\t\\"):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def _page(form: LoginForm, message: str | None = None, status: int = 200):
+    return render_template("login/login.html", form=form, message=message), status
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        form.email.data = (request.args.get("login_hint") or "")[:254]
+        return _page(form)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return _page(form, "This page was open too long. Please sign in again.", 400)
+        return _page(form, "Please give your e-mail address and your password.", 400)
+
+    db = database.session()
+    database.begin_write(db)
+    email, address = form.email.data, client_ip()
+    blocked = throttle.check(db, email, address)
+    if blocked is not None:
+        db.rollback()
+        return _page(form, f"Too many attempts. Please wait {blocked.minutes} minute"
+                           f"{'s' if blocked.minutes > 1 else ''} and try again.", 429)
+    person = Directory(db).find_person(email)
+    result = current_app.extensions[PASSWORDS].verify(
+        person.password_hash if person else None, form.password.data)
+    if person is None or not result.ok:
+        throttle.record_failure(db, email, address)
+        db.commit()
+        return _page(form, WRONG)
+    if not person.is_active:
+        db.rollback()
+        return _page(form, SUSPENDED, 403)
+    if result.new_hash:
+        person.password_hash = result.new_hash
+    throttle.record_success(db, email)
+    sso, secret = sessions.start(db, person, ["pwd"])
+    target = safe_next(form.next.data) or url_for("login.signed_in")
+    mark_fresh_login(sso.sid, target)
+    db.commit()
+    response = redirect(target, 303)
+    sessions.set_cookie(response, secret, sso)
+    return response
+
+
+@blueprint.get("/")
+def signed_in():
+    sso = sessions.current(database.session())
+    if sso is None:
+        return redirect(url_for("login.login"))
+    return render_template("login/signed_in.html", person=sso.person, form=LogoutForm())

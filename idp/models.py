@@ -1,0 +1,17 @@
+"""Every table of the provider, imported in one place for Alembic and create_all."""
+
+from idp.clients.models import Client
+from idp.directory.models import AuditEvent, Customer, Membership, Person
+from idp.login.models import SsoSession, ThrottleCounter
+from idp.tokens.models import (
+    AuthorizationCode,
+    Consent,
+    RefreshToken,
+    RevokedAccessToken,
+    TokenGrant,
+)
+
+__all__ = [
+    "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "Membership", "Person",
+    "RefreshToken", "RevokedAccessToken", "SsoSession", "ThrottleCounter", "TokenGrant",
+]

@@ -1,0 +1,1 @@
+"""Authorization codes, token families, refresh tokens and revocations."""

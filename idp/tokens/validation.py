@@ -1,0 +1,146 @@
+"""What a presented token is worth now: for UserInfo, introspection and revocation.
+
+An access token is checked as a JWT first (our key, ``typ: at+jwt``, issuer,
+expiry) and then against the directory and the revocations, so that a
+revoked family, a revoked ``jti`` or a suspended person makes it inactive at
+once (SECURITY §2.25). A refresh token is looked up by its hash."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwt import JWTClaimsRegistry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.clients.models import Client
+from idp.clients.registry import query_client
+from idp.directory.models import Person
+from idp.keys import key_store
+from idp.timestamps import epoch
+from idp.tokens import issuing
+from idp.tokens.models import RefreshToken, RevokedAccessToken, TokenGrant
+
+MAX_TOKEN_LENGTH = 8192
+ACCESS_TOKEN_ALGORITHMS = [issuing.ACCESS_TOKEN_ALG]
+
+
+@dataclass
+class PresentedToken:
+    """A token we issued, with what is known of it now. Implements what
+    Authlib's TokenMixin asks of the token objects of its endpoints."""
+
+    kind: str  # "access_token" or "refresh_token"
+    client_id: str
+    scope: str
+    expires_at: int
+    issued_at: int
+    subject: str
+    audience: list[str]
+    person: Person | None = None
+    family: TokenGrant | None = None
+    jti: str | None = None
+    revoked: bool = False
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    # -- Authlib TokenMixin ------------------------------------------------------
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, self.expires_at - int(time.time()))
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= int(time.time())
+
+    def is_revoked(self) -> bool:
+        if self.revoked:
+            return True
+        if self.family is not None and self.family.revoked_at is not None:
+            return True
+        return self.person is not None and not self.person.is_active
+
+    def get_user(self) -> Person | None:
+        return self.person
+
+    def get_client(self) -> Client | None:
+        return query_client(self.client_id)
+
+    def is_for(self, client: Client) -> bool:
+        """RFC 7662 §4: only the client it was issued to or its audience may see it."""
+        return client.id == self.client_id or client.id in self.audience
+
+
+def _looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and len(token) <= MAX_TOKEN_LENGTH
+
+
+def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
+    """The access token's state, or None if it is not a valid token of ours."""
+    if not _looks_like_jwt(token):
+        return None
+    try:
+        decoded = jwt.decode(token, key_store(app).verification_keys(),
+                             algorithms=ACCESS_TOKEN_ALGORITHMS)
+        if decoded.header.get("typ", "").lower() not in {"at+jwt", "application/at+jwt"}:
+            return None  # an ID token is never an access token (RFC 9068 §4)
+        JWTClaimsRegistry(iss={"essential": True, "value": app.config["KEYHOLDER"].ISSUER},
+                          exp={"essential": True}, jti={"essential": True},
+                          client_id={"essential": True}, sub={"essential": True}).validate(
+            decoded.claims)
+    except (JoseError, ValueError, TypeError):
+        return None
+    claims = decoded.claims
+    audience = claims.get("aud", [])
+    presented = PresentedToken(
+        kind="access_token", client_id=claims["client_id"], scope=claims.get("scope", ""),
+        expires_at=claims["exp"], issued_at=claims.get("iat", 0), subject=claims["sub"],
+        audience=[audience] if isinstance(audience, str) else list(audience),
+        jti=claims["jti"], claims=claims)
+    presented.revoked = db.scalar(
+        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims["jti"])) is not None
+    family_id = issuing.family_of(claims["jti"])
+    if family_id is not None:
+        presented.family = db.get(TokenGrant, family_id)
+        if presented.family is None or presented.family.person_id != claims["sub"]:
+            return None
+        presented.person = presented.family.person
+    return presented
+
+
+def refresh_token(db: Session, token: str) -> PresentedToken | None:
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
+    row = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == issuing.digest(token)))
+    if row is None:
+        return None
+    family = row.grant
+    return PresentedToken(
+        kind="refresh_token", client_id=family.client_id, scope=row.scope,
+        expires_at=epoch(family.expires_at), issued_at=epoch(row.created_at),
+        subject=family.person_id or family.client_id, audience=[family.client_id],
+        person=family.person, family=family, revoked=row.used_at is not None)
+
+
+def find(app: Flask, db: Session, token: str, hint: str | None) -> PresentedToken | None:
+    """Either kind, trying the hinted one first (RFC 7009 §2.1, RFC 7662 §2.1)."""
+    if not isinstance(token, str) or not token:
+        return None
+    order = [refresh_token, None] if hint == "refresh_token" else [None, refresh_token]
+    for lookup in order:
+        found = access_token(app, db, token) if lookup is None else lookup(db, token)
+        if found is not None:
+            return found
+    return None
+
+
+__all__ = ["PresentedToken", "access_token", "find", "refresh_token"]

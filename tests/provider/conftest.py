@@ -1,0 +1,93 @@
+"""A real provider on loopback for protocol tests: the application served by
+a threaded HTTP server on a free port, its issuer that URL, its database
+parametrised (SQLite and PostgreSQL), the demo people loaded, signing keys
+copied from a session-wide set (RSA generation is slow)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from idp import database
+from idp.clients.registry import register_client
+from idp.demo import load_demo_data
+from idp.keys import KeyStore, key_store, retention_seconds
+from idp.serve import ScrubbedRequestHandler
+from idp.settings import load_settings
+from tests.conftest import TEST_SETTINGS
+from tests.provider.agents import RelyingParty
+
+
+@pytest.fixture(scope="session")
+def keys_template(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("keys-template") / "keys"
+    settings = load_settings({}, {"ACCESS_TOKEN_LIFETIME": 300, "ID_TOKEN_LIFETIME": 600})
+    KeyStore(directory, TEST_SETTINGS["KEYS_PASSPHRASE"],
+             retention_seconds=retention_seconds(settings)).ensure()
+    return directory
+
+
+@dataclass
+class Provider:
+    app: Flask
+    url: str
+    clients: dict[str, RelyingParty] = field(default_factory=dict)
+
+    def register(self, name: str, client_type: str = "web", *, redirect_uris=None,
+                 post_logout_redirect_uris=(), first_party: bool = True,
+                 id_token_alg: str = "RS256") -> RelyingParty:
+        if redirect_uris is None:
+            redirect_uris = [] if client_type == "service" else [
+                f"http://127.0.0.1:9/{name.lower().replace(' ', '-')}/callback"]
+        with self.app.app_context():
+            session = database.session()
+            registration = register_client(
+                session, self.app, name, client_type, redirect_uris=list(redirect_uris),
+                post_logout_redirect_uris=list(post_logout_redirect_uris),
+                first_party=first_party, id_token_alg=id_token_alg)
+            session.commit()
+        rp = RelyingParty(self.url, registration.client.id, registration.client_secret,
+                          list(redirect_uris))
+        self.clients[name] = rp
+        return rp
+
+
+def serve(app: Flask, listener: socket.socket):
+    server = make_server("127.0.0.1", listener.getsockname()[1], app, threaded=True,
+                         fd=listener.fileno(), request_handler=ScrubbedRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture
+def provider(make_app, database_url, tmp_path, keys_template):
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    keys = tmp_path / "keys"
+    shutil.copytree(keys_template, keys)
+    app = make_app(database_url, KEYS_DIR=str(keys), ISSUER=url)
+    key_store(app).ensure()
+    load_demo_data(app)
+    server, thread = serve(app, listener)
+    try:
+        yield Provider(app, url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        listener.close()
+
+
+@pytest.fixture
+def web(provider) -> RelyingParty:
+    """A first-party web client with a post-logout URI."""
+    return provider.register("Cloud", "web",
+                             post_logout_redirect_uris=["http://127.0.0.1:9/cloud/bye"])
