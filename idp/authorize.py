@@ -14,7 +14,7 @@ page, never redirected (RFC 6749 §4.1.2.1). Every redirect carries ``iss``
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -34,6 +34,7 @@ blueprint = Blueprint("authorize", __name__)
 # Form fields of our own pages, never part of the authorization request.
 OWN_FIELDS = {"csrf_token", "decision"}
 FRESH_LOGIN = "fresh_login"  # key in the signed Flask session
+FRESH_LOGIN_SECONDS = 300
 
 
 def request_digest() -> str:
@@ -54,15 +55,23 @@ def mark_fresh_login(sid: str, next_url: str) -> None:
 
 
 def _just_logged_in_for_this_request(sso) -> bool:
+    """The login page sent the person back for exactly this request, a moment
+    ago. The marker is spent when the request is answered (``_answer``)."""
     marker = session.get(FRESH_LOGIN) or {}
-    if marker.get("sid") != sso.sid:
+    if marker.get("sid") != sso.sid or sessions.age_seconds(sso) > FRESH_LOGIN_SECONDS:
         return False
     return marker.get("next") == hashlib.sha256(request_url().encode()).hexdigest()
 
 
+def _answer(grant, person):
+    """The code (or ``access_denied`` when ``person`` is None), to the client."""
+    session.pop(FRESH_LOGIN, None)  # prompt=login / max_age hold for one answer only
+    return _with_iss(server().create_authorization_response(grant=grant, grant_user=person))
+
+
 def _with_iss(response):
     location = response.headers.get("Location")
-    if location and "iss=" not in location.split("?", 1)[-1]:
+    if location and "iss" not in dict(parse_qsl(urlsplit(location).query)):
         response.headers["Location"] = add_params_to_uri(
             location, [("iss", current_app.config["KEYHOLDER"].ISSUER)])
     if request.method == "POST" and response.status_code == 302:
@@ -135,8 +144,7 @@ def authorize():
                                        scopes=scope_descriptions(scope), person=person,
                                        action=request_url(), expired=True), 400
             if request.form["decision"] != "allow":
-                response = server().create_authorization_response(grant=grant, grant_user=None)
-                return _with_iss(response)
+                return _answer(grant, None)
             record_consent(db, person, client, scope)
         else:
             return render_template("authorize/consent.html", form=form, client=client,
@@ -144,6 +152,6 @@ def authorize():
                                    action=request_url(), expired=False)
 
     # 4. The code.
-    response = server().create_authorization_response(grant=grant, grant_user=person)
+    response = _answer(grant, person)
     db.commit()
-    return _with_iss(response)
+    return response

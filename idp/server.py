@@ -7,9 +7,6 @@ module; SECURITY §0 lists why."""
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
-from authlib.oauth2.rfc9207 import IssuerParameter
-from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from flask import Flask, current_app
 
 from idp.clients.registry import query_client
@@ -17,6 +14,12 @@ from idp.endpoints.end_session import EndSessionEndpoint
 from idp.endpoints.introspection import IntrospectionEndpoint
 from idp.endpoints.revocation import RevocationEndpoint
 from idp.endpoints.userinfo import UserInfoEndpoint, resource_protector
+from idp.extensions import (
+    CodeResponseTypeOnly,
+    Issuer,
+    RefuseRequestObjects,
+    client_secret_basic,
+)
 from idp.grants.authorization_code import AuthorizationCodeGrant
 from idp.grants.client_credentials import ClientCredentialsGrant
 from idp.grants.openid import OpenIDCodeFlow, OpenIDRefresh
@@ -24,36 +27,6 @@ from idp.grants.pkce import S256CodeChallenge
 from idp.grants.refresh_token import RefreshTokenGrant
 
 EXTENSION = "keyholder.authorization_server"
-
-
-class Issuer(IssuerParameter):
-    """RFC 9207: ``iss`` on every authorization response."""
-
-    def get_issuer(self) -> str:
-        return current_app.config["KEYHOLDER"].ISSUER
-
-
-class RefuseRequestObjects:
-    """OIDC Core §6: we do not process ``request`` / ``request_uri``, so we
-    say so (``request_not_supported``) rather than ignore them silently."""
-
-    def __call__(self, server):
-        server.register_hook("before_get_authorization_grant", self.check)
-
-    def check(self, server, request):
-        if "request" in request.payload.data:
-            raise RequestNotSupportedError()
-        if "request_uri" in request.payload.data:
-            raise RequestURINotSupportedError()
-
-
-def _client_secret_basic(query_client, request):
-    # Authlib decodes the header as UTF-8 without catching the error: a
-    # malformed header would be a 500 instead of invalid_client.
-    try:
-        return authenticate_client_secret_basic(query_client, request)
-    except (UnicodeDecodeError, ValueError):
-        return None
 
 
 def _save_token(token, request):
@@ -76,7 +49,8 @@ def create_server(app: Flask) -> AuthorizationServer:
 
     server.register_extension(Issuer())
     server.register_extension(RefuseRequestObjects())
-    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
+    server.register_extension(CodeResponseTypeOnly())
+    server.register_client_auth_method("client_secret_basic", client_secret_basic)
 
     app.extensions[EXTENSION] = server
     return server

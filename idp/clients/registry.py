@@ -70,7 +70,8 @@ def _check_metadata(client_type: ClientType, confidential: bool, redirect_uris,
                     post_logout_redirect_uris, id_token_alg: str) -> None:
     kind = client_type.value
     if id_token_alg not in ID_TOKEN_ALGORITHMS:
-        raise InvalidClientMetadata(f"ID tokens are signed with {' or '.join(ID_TOKEN_ALGORITHMS)}.")
+        allowed = " or ".join(ID_TOKEN_ALGORITHMS)
+        raise InvalidClientMetadata(f"ID tokens are signed with {allowed}.")
     if client_type in {ClientType.WEB, ClientType.SERVICE} and not confidential:
         raise InvalidClientMetadata(f"A {kind} client is confidential.")
     if client_type is ClientType.NATIVE and confidential:

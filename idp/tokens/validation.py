@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Flask
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwt import JWTClaimsRegistry
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, joinedload
 
 from idp.clients.models import Client
 from idp.clients.registry import query_client
@@ -84,13 +84,27 @@ def _looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and len(token) <= MAX_TOKEN_LENGTH
 
 
+def _published_key(app: Flask):
+    """joserfc key resolver: the published key the header names, or refuse
+    (no kid, an unknown kid: never a guess, never a key from the token)."""
+    store = key_store(app)
+
+    def resolve(token):
+        kid = token.headers().get("kid")
+        key = store.public_key(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise InvalidKeyIdError()
+        return key
+
+    return resolve
+
+
 def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
     """The access token's state, or None if it is not a valid token of ours."""
     if not _looks_like_jwt(token):
         return None
     try:
-        decoded = jwt.decode(token, key_store(app).verification_keys(),
-                             algorithms=ACCESS_TOKEN_ALGORITHMS)
+        decoded = jwt.decode(token, _published_key(app), algorithms=ACCESS_TOKEN_ALGORITHMS)
         if decoded.header.get("typ", "").lower() not in {"at+jwt", "application/at+jwt"}:
             return None  # an ID token is never an access token (RFC 9068 §4)
         JWTClaimsRegistry(iss={"essential": True, "value": app.config["KEYHOLDER"].ISSUER},
@@ -106,14 +120,18 @@ def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
         expires_at=claims["exp"], issued_at=claims.get("iat", 0), subject=claims["sub"],
         audience=[audience] if isinstance(audience, str) else list(audience),
         jti=claims["jti"], claims=claims)
-    presented.revoked = db.scalar(
-        select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims["jti"])) is not None
+    # One round trip: the revocation of this token, its family and its person.
+    revoked = exists().where(RevokedAccessToken.jti == claims["jti"]).label("revoked")
     family_id = issuing.family_of(claims["jti"])
-    if family_id is not None:
-        presented.family = db.get(TokenGrant, family_id)
-        if presented.family is None or presented.family.person_id != claims["sub"]:
-            return None
-        presented.person = presented.family.person
+    if family_id is None:
+        presented.revoked = db.scalar(select(revoked))
+        return presented
+    row = db.execute(select(TokenGrant, revoked).where(TokenGrant.id == family_id)
+                     .options(joinedload(TokenGrant.person))).first()
+    if row is None or row[0].person_id != claims["sub"]:
+        return None
+    presented.family, presented.revoked = row
+    presented.person = presented.family.person
     return presented
 
 

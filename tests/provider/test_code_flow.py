@@ -109,3 +109,31 @@ def test_the_whole_flow(provider, web):
     # The session is over: a silent authorization now fails.
     silent = agent.authorize(web.authorization(prompt="none"))
     assert query_of(silent.headers["Location"])["error"] == "login_required"
+
+
+def test_userinfo_by_get_and_post_with_a_bearer_header(provider, web):
+    agent = UserAgent(provider.url)
+    authorization = web.authorization(scope="openid email")
+    code = agent.code_for(web, authorization, email=MARY.email, password=MARY.password)
+    token = web.redeem(code, authorization.verifier).json()["access_token"]
+    header = {"Authorization": f"Bearer {token}"}
+    got = requests.get(f"{provider.url}/userinfo", headers=header, timeout=10)
+    posted = requests.post(f"{provider.url}/userinfo", headers=header, timeout=10)
+    assert got.status_code == posted.status_code == 200
+    assert got.json() == posted.json()
+    assert got.json()["email"] == MARY.email and "name" not in got.json()  # scope decides
+    missing = requests.get(f"{provider.url}/userinfo", timeout=10)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].lower().startswith("bearer")
+    # The token in a query string is not accepted (RFC 6750 §2.3 is not supported).
+    in_query = requests.get(f"{provider.url}/userinfo", params={"access_token": token},
+                            timeout=10)
+    assert in_query.status_code == 401
+
+
+def test_a_service_token_has_no_userinfo(provider):
+    service = provider.register("Usage API", "service")
+    token = service.token(grant_type="client_credentials").json()["access_token"]
+    response = requests.get(f"{provider.url}/userinfo", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401

@@ -1,0 +1,65 @@
+"""Discovery (SECURITY §1: "discovery metadata valid and the issuer
+matches"): the OpenID Provider metadata validated with Authlib's own
+validators, advertising exactly what the provider does, every URL in it
+answering. Over real HTTP with ``requests``; runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import requests
+from authlib.oauth2 import rfc9207
+from authlib.oidc import rpinitiated
+from authlib.oidc.discovery import OpenIDProviderMetadata
+
+WELL_KNOWN = "/.well-known/openid-configuration"
+
+
+def metadata(provider) -> dict:
+    response = requests.get(f"{provider.url}{WELL_KNOWN}", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.json()
+
+
+def test_the_metadata_is_valid_and_the_issuer_matches(provider):
+    meta = metadata(provider)
+    OpenIDProviderMetadata(meta).validate(
+        metadata_classes=[rfc9207.AuthorizationServerMetadata, rpinitiated.OpenIDProviderMetadata])
+    assert meta["issuer"] == provider.url  # exactly: no trailing slash, same scheme and port
+    for key, value in meta.items():
+        if key.endswith(("_endpoint", "_uri")):
+            assert value.startswith(provider.url + "/"), (key, value)
+    # RFC 8414 §3: the OAuth well-known document says the same.
+    oauth = requests.get(f"{provider.url}/.well-known/oauth-authorization-server", timeout=10)
+    assert oauth.status_code == 200 and oauth.json() == meta
+
+
+def test_the_metadata_advertises_exactly_what_is_supported(provider):
+    meta = metadata(provider)
+    assert meta["response_types_supported"] == ["code"]
+    assert meta["response_modes_supported"] == ["query"]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    assert meta["request_parameter_supported"] is False
+    assert meta["request_uri_parameter_supported"] is False
+    assert meta["claims_parameter_supported"] is False
+    assert set(meta["grant_types_supported"]) == {
+        "authorization_code", "refresh_token", "client_credentials"}
+    assert "registration_endpoint" not in meta
+    assert "none" not in meta["id_token_signing_alg_values_supported"]
+    assert {"openid", "profile", "email", "phone"} <= set(meta["scopes_supported"])
+    assert "admin" not in meta["scopes_supported"]
+
+
+def test_every_url_in_the_metadata_answers(provider):
+    meta = metadata(provider)
+    urls = {key: value for key, value in meta.items() if key.endswith(("_endpoint", "_uri"))}
+    assert set(urls) == {"authorization_endpoint", "token_endpoint", "userinfo_endpoint",
+                         "jwks_uri", "introspection_endpoint", "revocation_endpoint",
+                         "end_session_endpoint"}
+    for key, url in urls.items():
+        for method in ("GET", "POST"):
+            response = requests.request(method, url, timeout=10, allow_redirects=False)
+            assert response.status_code != 404, (key, method)
+            assert response.status_code < 500, (key, method, response.status_code)
+    jwks = requests.get(meta["jwks_uri"], timeout=10).json()
+    assert jwks["keys"] and all("kid" in key for key in jwks["keys"])
