@@ -137,3 +137,18 @@ def test_a_service_token_has_no_userinfo(provider):
     response = requests.get(f"{provider.url}/userinfo", timeout=10,
                             headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+def test_a_client_registered_for_es256_gets_es256_id_tokens(provider):
+    rp = provider.register("App", "native", redirect_uris=["http://127.0.0.1/callback"],
+                           id_token_alg="ES256")
+    agent = UserAgent(provider.url)
+    authorization = rp.authorization()
+    code = agent.code_for(rp, authorization, email=MARY.email, password=MARY.password)
+    tokens = rp.redeem(code, authorization.verifier).json()
+    jwks = KeySet.import_key_set(requests.get(f"{provider.url}/jwks.json", timeout=10).json())
+    id_token = jose_jwt.decode(tokens["id_token"], jwks, algorithms=["ES256"])
+    assert id_token.header["alg"] == "ES256" and id_token.claims["aud"] == [rp.client_id]
+    refreshed = rp.refresh(tokens["refresh_token"]).json()
+    assert jose_jwt.decode(refreshed["id_token"], jwks, algorithms=["ES256"]).header["alg"] == \
+        "ES256"
