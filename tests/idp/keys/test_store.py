@@ -1,13 +1,12 @@
 """The signing-key store: states and rotation, the JWKS (checked with PyJWT,
 an independent library) and the keys that sign and verify. On-disk
-behaviour and sharing a folder are in test_keys_files.py."""
+behaviour and sharing a folder are in test_files.py."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-from pathlib import Path
 
 import jwt as pyjwt
 import pytest
@@ -23,24 +22,7 @@ from idp.keys import (
     UnknownKey,
     key_store,
 )
-from tests.idp.keys_support import PASSPHRASE, RETENTION, FakeClock, kids, open_store
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "keys"
-
-
-@pytest.fixture
-def store(folder: Path, clock: FakeClock) -> KeyStore:
-    made = open_store(folder, clock)
-    made.ensure()
-    return made
+from tests.idp.keys.support import PASSPHRASE, RETENTION, kids, open_store
 
 
 def jwks(store: KeyStore) -> dict[str, dict]:

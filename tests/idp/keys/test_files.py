@@ -22,24 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
 from joserfc.jwk import ECKey
 
 from idp.keys import ALGORITHMS, KeyState, KeyStore, KeyStoreError
-from tests.idp.keys_support import PASSPHRASE, FakeClock, kids, open_store
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "keys"
-
-
-@pytest.fixture
-def store(folder: Path, clock: FakeClock) -> KeyStore:
-    made = open_store(folder, clock)
-    made.ensure()
-    return made
+from tests.idp.keys.support import PASSPHRASE, kids, open_store
 
 
 def test_the_folder_and_files_are_for_the_owner_only(store, folder):
@@ -171,7 +154,7 @@ for _ in range(3):
 
 def test_two_processes_rotating_at_once_leave_one_active_and_one_next(store, folder, tmp_path):
     go = tmp_path / "go"
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # the project folder, where idp/ is
     rotators = [subprocess.Popen([sys.executable, "-c", ROTATOR, str(folder), str(go),
                                   PASSPHRASE], cwd=root, stderr=subprocess.PIPE, text=True)
                 for _ in range(2)]
