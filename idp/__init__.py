@@ -46,7 +46,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                           settings.PASSWORD_MEMORY_COST,
                                           settings.PASSWORD_PARALLELISM)
 
-    from idp import authorize, discovery, health, schema, security_headers, server
+    from idp import (
+        authorize,
+        claims_release,
+        discovery,
+        health,
+        schema,
+        security_headers,
+        server,
+    )
     from idp.clients import registry
     from idp.clients.cli import client_group
     from idp.directory import cli as directory_cli
@@ -55,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from idp.login import views as login_views
 
     registry.init_app(app)
+    claims_release.load_plugins(app)
     server.create_server(app)
     discovery.init_app(app)
     security_headers.init_app(app)

@@ -3,8 +3,9 @@
     1. the request itself (Authlib: client, redirect URI, response type,
        scope, PKCE, nonce; ``request``/``request_uri`` refused)
     2. who is there: the SSO session, ``prompt``, ``max_age``, ``id_token_hint``
-    3. consent, for clients that are not first-party
-    4. the code, sent back with ``state`` and ``iss``
+    3. which customer the tokens speak for (:mod:`idp.customer_choice`)
+    4. consent, for clients that are not first-party
+    5. the code, sent back with ``state`` and ``iss``
 
 An error before the redirect URI is known to be the client's is shown as a
 page, never redirected (RFC 6749 §4.1.2.1). Every redirect carries ``iss``
@@ -19,11 +20,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from authlib.oidc.core.errors import (
+    AccountSelectionRequiredError,
+    ConsentRequiredError,
+    LoginRequiredError,
+)
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from idp import database
+from idp import customer_choice, database
 from idp.consent import consent_covers, record_consent, scope_descriptions
+from idp.directory.services import Directory
 from idp.forms import DecisionForm
 from idp.login import sessions
 from idp.server import server
@@ -32,7 +38,7 @@ from idp.tokens.hints import id_token_hint_subject
 blueprint = Blueprint("authorize", __name__)
 
 # Form fields of our own pages, never part of the authorization request.
-OWN_FIELDS = {"csrf_token", "decision"}
+OWN_FIELDS = {"csrf_token", "decision", customer_choice.FIELD}
 FRESH_LOGIN = "fresh_login"  # key in the signed Flask session
 FRESH_LOGIN_SECONDS = 300
 
@@ -66,6 +72,7 @@ def _just_logged_in_for_this_request(sso) -> bool:
 def _answer(grant, person):
     """The code (or ``access_denied`` when ``person`` is None), to the client."""
     session.pop(FRESH_LOGIN, None)  # prompt=login / max_age hold for one answer only
+    customer_choice.forget()
     return _with_iss(server().create_authorization_response(grant=grant, grant_user=person))
 
 
@@ -114,7 +121,7 @@ def authorize():
                                           state=request.values.get("state")))
 
     # 2. Who is there.
-    needs_login = person is None or bool(prompts & {"login", "select_account"})
+    needs_login = person is None or "login" in prompts
     if person is not None and max_age is not None and sessions.age_seconds(sso) > max_age:
         needs_login = True
     hinted = id_token_hint_subject(request.values.get("id_token_hint"))
@@ -130,14 +137,33 @@ def authorize():
                                 login_hint=request.values.get("login_hint")), 303
                         if request.method == "POST" else 302)
 
-    # 3. Consent.
+    # 3. Which customer.
     client, scope = grant.client, grant.request.scope or ""
+    state = request.values.get("state")
+    form = DecisionForm()
+    picked = request.form.get(customer_choice.FIELD) if request.method == "POST" else None
+    stale_pick = picked is not None and not form.validate_on_submit()
+    try:
+        choice = customer_choice.choose(Directory(db), person, request_digest(),
+                                        None if stale_pick else picked)
+    except customer_choice.ChoiceRefused as refused:
+        return _error(InvalidRequestError(refused.description, redirect_uri=grant.redirect_uri,
+                                          state=state))
+    if choice.needed:
+        if "none" in prompts:
+            return _error(AccountSelectionRequiredError(redirect_uri=grant.redirect_uri,
+                                                        state=state))
+        return render_template("authorize/choose_customer.html", form=form, client=client,
+                               person=person, choices=choice.choices, action=request_url(),
+                               expired=stale_pick), 400 if stale_pick else 200
+    g.chosen_customer_id = choice.membership.customer_id if choice.membership else None
+
+    # 4. Consent.
     if not client.first_party and ("consent" in prompts or not consent_covers(db, person,
                                                                              client, scope)):
         if "none" in prompts:
             return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
                                                state=request.values.get("state")))
-        form = DecisionForm()
         if request.method == "POST" and "decision" in request.form:
             if not form.validate_on_submit():
                 return render_template("authorize/consent.html", form=form, client=client,
@@ -151,7 +177,7 @@ def authorize():
                                    scopes=scope_descriptions(scope), person=person,
                                    action=request_url(), expired=False)
 
-    # 4. The code.
+    # 5. The code.
     response = _answer(grant, person)
     db.commit()
     return response

@@ -62,7 +62,8 @@ def metadata(app: Flask) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["keyholder.metadata"] = json.dumps(metadata(app), indent=1).encode()
+    with app.app_context():  # the claims plugins say which scopes and claims exist
+        app.extensions["keyholder.metadata"] = json.dumps(metadata(app), indent=1).encode()
 
 
 @blueprint.get("/.well-known/openid-configuration")

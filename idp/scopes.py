@@ -1,7 +1,8 @@
 """The scopes Keyholder knows, and which claims each releases (OIDC Core §5.4).
 
-Claims plugins (the claims-plugin issue) add scopes here through
-:mod:`idp.claims_release`; unknown scopes asked for by a client are dropped,
+The standard ones are here; claims plugins add theirs (``customer``, and
+``phone`` for the member's own mobile, come from the customer plugin) through
+:mod:`idp.claims_release`. Unknown scopes asked for by a client are dropped,
 never an error, as OIDC Core 3.1.2.1 asks.
 """
 
@@ -20,7 +21,6 @@ STANDARD_SCOPES: dict[str, tuple[str, ...]] = {
     OPENID: ("sub",),
     "profile": ("name", "locale"),
     "email": ("email", "email_verified"),
-    "phone": ("phone_number",),
 }
 
 

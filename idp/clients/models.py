@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from claims.schema import Channel
 from idp.database import Base
 from idp.directory.models import _enum, utcnow
 
@@ -38,6 +39,14 @@ GRANT_TYPES: dict[ClientType, frozenset[str]] = {
     ClientType.NATIVE: frozenset({GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN}),
     ClientType.SERVICE: frozenset({GrantType.CLIENT_CREDENTIALS}),
     ClientType.DEVICE: frozenset({GrantType.DEVICE_CODE, GrantType.REFRESH_TOKEN}),
+}
+
+# The channel of DESIGN §1 that each client type is (entitlements depend on it).
+# A TV box is not the web site: it gets the app's entitlements.
+CHANNELS: dict[ClientType, Channel] = {
+    ClientType.WEB: Channel.WEB,
+    ClientType.NATIVE: Channel.APP,
+    ClientType.DEVICE: Channel.APP,
 }
 
 SECRET_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})

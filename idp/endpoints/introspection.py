@@ -37,5 +37,6 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             answer["jti"] = token.jti
         if token.person is not None:
             client = token.get_client()
-            answer.update(release(Purpose.INTROSPECTION, token.person, client, token.scope))
+            answer.update(release(Purpose.INTROSPECTION, token.person, client, token.scope,
+                                  token.membership))
         return answer

@@ -30,7 +30,8 @@ def resource_protector() -> ResourceProtector:
 
 class UserInfoEndpoint(_UserInfoEndpoint):
     def generate_user_info(self, user, scope):
-        return release(Purpose.USERINFO, user, current_token.get_client(), scope)
+        return release(Purpose.USERINFO, user, current_token.get_client(), scope,
+                       current_token.membership)
 
     def get_issuer(self):
         return current_app.config["KEYHOLDER"].ISSUER

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app
 
 from idp import database
-from idp.claims_release import Purpose, release
+from idp.claims_release import Purpose, membership_for, release
 from idp.tokens import issuing
 
 
@@ -27,7 +27,10 @@ class IssuingGrant:
         # Authlib's own generator filters here too: only scopes we know and allow.
         scope = client.get_allowed_scope(scope)
         family = self.token_family(user, scope)
-        extra = release(Purpose.ACCESS_TOKEN, user, client, scope) if user is not None else {}
+        extra = {}
+        if user is not None:
+            member = membership_for(database.session(), user, family.customer_id)
+            extra = release(Purpose.ACCESS_TOKEN, user, client, scope, member)
         access, lifetime = issuing.access_token(
             current_app, client=client, subject=user.id if user is not None else client.id,
             scope=scope, family=family, audience=self.audience(), extra=extra)

@@ -12,7 +12,8 @@ from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 from joserfc import jwt
 
-from idp.claims_release import Purpose, release
+from idp import database
+from idp.claims_release import Purpose, membership_for, release
 from idp.keys import key_store
 from idp.timestamps import epoch
 
@@ -48,7 +49,10 @@ class _IdTokenSigning:
             claims.update(self.get_authorization_code_claims(request.authorization_code))
         at_hash = create_half_hash(token["access_token"], alg)  # OIDC Core 3.1.3.6
         claims["at_hash"] = at_hash.decode()
-        claims.update(release(Purpose.ID_TOKEN, request.user, client, token["scope"]))
+        family_customer = (request.authorization_code.customer_id if request.authorization_code
+                           else request.refresh_token.grant.customer_id)
+        member = membership_for(database.session(), request.user, family_customer)
+        claims.update(release(Purpose.ID_TOKEN, request.user, client, token["scope"], member))
         return jwt.encode({"alg": alg, "kid": key.kid, "typ": "JWT"}, claims, key, [alg])
 
 

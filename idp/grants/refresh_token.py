@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from sqlalchemy import select, update
 
 from idp import database
+from idp.claims_release import membership_for
 from idp.directory.models import utcnow
 from idp.grants.issuing import IssuingGrant
 from idp.tokens import issuing
@@ -46,6 +47,9 @@ class RefreshTokenGrant(IssuingGrant, grants.RefreshTokenGrant):
         person = family.person
         if person is None or not person.is_active:
             raise InvalidGrantError("The person of this token is not active.")
+        if family.customer_id is not None and membership_for(db, person, family.customer_id) \
+                is None:
+            raise InvalidGrantError("The person is no longer a member of this customer.")
         consumed = db.execute(update(RefreshToken)
                               .where(RefreshToken.id == refresh_token.id,
                                      RefreshToken.used_at.is_(None))

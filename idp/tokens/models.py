@@ -39,6 +39,9 @@ class AuthorizationCode(Base):
     auth_time: Mapped[datetime] = mapped_column()
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     sid: Mapped[str | None] = mapped_column(String(43), default=None)
+    # The customer this authorization speaks for (DESIGN §2); None: no membership.
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -85,6 +88,9 @@ class TokenGrant(Base):
     auth_time: Mapped[datetime | None] = mapped_column(default=None)
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     sid: Mapped[str | None] = mapped_column(String(43), default=None)
+    # The chosen customer holds for the whole family; switching is a new authorization.
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

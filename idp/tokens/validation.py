@@ -15,12 +15,13 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwt import JWTClaimsRegistry
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased, joinedload
 
+from idp.claims_release import membership_for
 from idp.clients.models import Client
 from idp.clients.registry import query_client
-from idp.directory.models import Person
+from idp.directory.models import Membership, Person
 from idp.keys import key_store
 from idp.timestamps import epoch
 from idp.tokens import issuing
@@ -44,6 +45,7 @@ class PresentedToken:
     audience: list[str]
     person: Person | None = None
     family: TokenGrant | None = None
+    membership: Membership | None = None
     jti: str | None = None
     revoked: bool = False
     claims: dict[str, Any] = field(default_factory=dict)
@@ -67,6 +69,9 @@ class PresentedToken:
             return True
         if self.family is not None and self.family.revoked_at is not None:
             return True
+        if self.family is not None and self.family.customer_id is not None \
+                and self.membership is None:
+            return True  # the membership the token speaks for was removed
         return self.person is not None and not self.person.is_active
 
     def get_user(self) -> Person | None:
@@ -126,11 +131,15 @@ def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
     if family_id is None:
         presented.revoked = db.scalar(select(revoked))
         return presented
-    row = db.execute(select(TokenGrant, revoked).where(TokenGrant.id == family_id)
-                     .options(joinedload(TokenGrant.person))).first()
+    member = aliased(Membership)
+    row = db.execute(
+        select(TokenGrant, member, revoked).where(TokenGrant.id == family_id)
+        .outerjoin(member, and_(member.person_id == TokenGrant.person_id,
+                                member.customer_id == TokenGrant.customer_id))
+        .options(joinedload(TokenGrant.person), joinedload(member.customer))).first()
     if row is None or row[0].person_id != claims["sub"]:
         return None
-    presented.family, presented.revoked = row
+    presented.family, presented.membership, presented.revoked = row
     presented.person = presented.family.person
     return presented
 
@@ -143,6 +152,7 @@ def refresh_token(db: Session, token: str) -> PresentedToken | None:
         return None
     family = row.grant
     return PresentedToken(
+        membership=membership_for(db, family.person, family.customer_id),
         kind="refresh_token", client_id=family.client_id, scope=row.scope,
         expires_at=epoch(family.expires_at), issued_at=epoch(row.created_at),
         subject=family.person_id or family.client_id, audience=[family.client_id],
