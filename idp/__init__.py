@@ -46,6 +46,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                           settings.PASSWORD_MEMORY_COST,
                                           settings.PASSWORD_PARALLELISM)
 
+    from admin_console import views as console
+    from admin_console.cli import set_role_command
+    from admin_console.worker import worker_command
     from idp import (
         authorize,
         claims_release,
@@ -68,9 +71,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     discovery.init_app(app)
     security_headers.init_app(app)
     for blueprint in (health.blueprint, discovery.blueprint, authorize.blueprint,
-                      routes.blueprint, login_views.blueprint):
+                      routes.blueprint, login_views.blueprint, console.blueprint):
         app.register_blueprint(blueprint)
-    for command in (schema.init_command, client_group, keys_group, *directory_cli.commands):
+    directory_cli.member_group.add_command(set_role_command)
+    for command in (schema.init_command, client_group, keys_group, *directory_cli.commands,
+                    worker_command):
         app.cli.add_command(command)
     return app
 

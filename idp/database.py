@@ -97,6 +97,16 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
+def restart_as_writer(session: Session) -> None:
+    """End ``session``'s (reading) transaction and begin it again as a writer.
+
+    A SQLite reader whose snapshot is older than another writer's commit can
+    never become a writer ("database is locked"); a request that read first
+    and writes now starts over. Objects it loaded are reloaded on next use."""
+    session.rollback()
+    begin_write(session)
+
+
 @dataclass
 class _State:
     engine: Engine
@@ -125,6 +135,20 @@ def new_session(app: Flask | None = None) -> Iterator[Session]:
     """A session of its own, for work outside the request's (threads, workers)."""
     with (app or current_app).extensions[EXTENSION].sessions() as own:
         yield own
+
+
+@contextmanager
+def write_session(app: Flask | None = None) -> Iterator[Session]:
+    """A unit of work that writes under contention: its own session, begun as
+    a writer (:func:`begin_write`), committed at the end, rolled back on error."""
+    with new_session(app) as own:
+        begin_write(own)
+        try:
+            yield own
+            own.commit()
+        except BaseException:
+            own.rollback()
+            raise
 
 
 def _close_session(_exc: BaseException | None) -> None:

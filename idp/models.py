@@ -1,5 +1,6 @@
 """Every table of the provider, imported in one place for Alembic and create_all."""
 
+from admin_console.models import OutboxMessage
 from idp.clients.models import Client
 from idp.directory.models import AuditEvent, Customer, Membership, Person
 from idp.login.models import SsoSession, ThrottleCounter
@@ -12,6 +13,7 @@ from idp.tokens.models import (
 )
 
 __all__ = [
-    "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "Membership", "Person",
+    "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "Membership",
+    "OutboxMessage", "Person",
     "RefreshToken", "RevokedAccessToken", "SsoSession", "ThrottleCounter", "TokenGrant",
 ]

@@ -30,6 +30,14 @@ class AuditAction(StrEnum):
     CUSTOMER_ADDED = "customer.added"
     PERSON_ADDED = "person.added"
     MEMBERSHIP_ADDED = "membership.added"
+    PROMOTED = "membership.promoted"            # became administrator (details: how)
+    DEMOTED = "membership.demoted"              # became user (details: how)
+    PROMOTION_REFUSED = "promotion.refused"     # details: the refusal code
+    INTENT_ANNOUNCED = "promotion.intent_announced"
+    MEMBER_EXCLUDED = "membership.excluded"
+    MEMBER_INCLUDED = "membership.included"
+    SELF_PROMOTION_CLOSED = "customer.self_promotion_closed"
+    SELF_PROMOTION_OPENED = "customer.self_promotion_opened"
 
 
 def person_actor(person: Person) -> str:

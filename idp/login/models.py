@@ -26,6 +26,9 @@ class SsoSession(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     auth_time: Mapped[datetime] = mapped_column()
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "web" or "app": the channel of the login that started the session (a
+    # login for a native app's authorization request is the app's).
+    channel: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column(default=None)

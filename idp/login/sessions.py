@@ -35,7 +35,8 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def start(db: Session, person: Person, amr: list[str]) -> tuple[SsoSession, str]:
+def start(db: Session, person: Person, amr: list[str], channel: str = "web"
+          ) -> tuple[SsoSession, str]:
     """A new session for ``person``, ending the browser's previous one."""
     previous = current(db)
     if previous is not None:
@@ -44,7 +45,7 @@ def start(db: Session, person: Person, amr: list[str]) -> tuple[SsoSession, str]
     now = utcnow()
     lifetime = current_app.config["KEYHOLDER"].SESSION_LIFETIME
     sso = SsoSession(secret_hash=_digest(secret), sid=secrets.token_urlsafe(24),
-                     person=person, auth_time=now, amr=amr, created_at=now,
+                     person=person, auth_time=now, amr=amr, channel=channel, created_at=now,
                      expires_at=now + timedelta(seconds=lifetime))
     db.add(sso)
     db.flush()
@@ -75,6 +76,23 @@ def end(db: Session, sso: SsoSession, *, revoke_tokens: bool = True) -> None:
         revoke_session_grants(db, sso.id, "logout")
     if g.get("sso_session") is sso:
         g.sso_session = None
+
+
+def renew(db: Session, sso: SsoSession) -> tuple[SsoSession, str]:
+    """A new session id for the same login (after a privilege change: the
+    old cookie, wherever it leaked, opens nothing any more)."""
+    secret = secrets.token_urlsafe(32)
+    sso.secret_hash = _digest(secret)
+    db.flush()
+    return sso, secret
+
+
+def reauthenticated(db: Session, sso: SsoSession) -> None:
+    """The person typed the password again: a fresh ``auth_time``."""
+    sso.auth_time = utcnow()
+    if "pwd" not in sso.amr:
+        sso.amr = [*sso.amr, "pwd"]
+    db.flush()
 
 
 def age_seconds(sso: SsoSession) -> float:

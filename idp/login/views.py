@@ -6,13 +6,16 @@ successful login makes a new session id and answers 303."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
+from claims.schema import Channel
 from idp import PASSWORDS, database
 from idp.authorize import mark_fresh_login
 from idp.client_ip import client_ip
+from idp.clients.models import CHANNELS
+from idp.clients.registry import query_client
 from idp.directory.services import Directory
 from idp.forms import LoginForm, LogoutForm
 from idp.login import sessions, throttle
@@ -32,6 +35,18 @@ def safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+def _channel_of(target: str) -> str:
+    """A login for a native app's (or a TV box's) authorization request starts
+    an app session; every other login is on the web (DESIGN §1, channels)."""
+    parts = urlsplit(target)
+    if parts.path != url_for("authorize.authorize"):
+        return Channel.WEB.value
+    client_id = (parse_qs(parts.query).get("client_id") or [""])[0]
+    client = query_client(client_id) if client_id else None
+    return CHANNELS.get(client.type, Channel.WEB).value if client is not None else \
+        Channel.WEB.value
 
 
 def _page(form: LoginForm, message: str | None = None, status: int = 200):
@@ -56,8 +71,8 @@ def login():
     blocked = throttle.check(db, email, address)
     if blocked is not None:
         db.rollback()
-        return _page(form, f"Too many attempts. Please wait {blocked.minutes} minute"
-                           f"{'s' if blocked.minutes > 1 else ''} and try again.", 429)
+        return _page(form, f"Too many attempts. Please wait {blocked.wait_words()} and try "
+                           "again.", 429)
     person = Directory(db).find_person(email)
     result = current_app.extensions[PASSWORDS].verify(
         person.password_hash if person else None, form.password.data)
@@ -71,8 +86,8 @@ def login():
     if result.new_hash:
         person.password_hash = result.new_hash
     throttle.record_success(db, email)
-    sso, secret = sessions.start(db, person, ["pwd"])
     target = safe_next(form.next.data) or url_for("login.signed_in")
+    sso, secret = sessions.start(db, person, ["pwd"], _channel_of(target))
     mark_fresh_login(sso.sid, target)
     db.commit()
     response = redirect(target, 303)

@@ -1,0 +1,206 @@
+"""What administrators do in the console, and the operator's correction.
+
+Every action is one transaction that takes the customer's lock, checks that
+the actor is (still) an administrator of *that* customer and that the member
+acted on belongs to it, then changes, audits and queues its e-mails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from admin_console import locks, mail
+from admin_console.eligibility import Refusal, Refused
+from admin_console.promotion import Promoted, promote
+from claims.schema import CustomerType, Role
+from idp import database
+from idp.directory.models import Customer, Membership, Person, utcnow
+from idp.directory.services import OPERATOR, AuditAction, Directory, person_actor
+
+
+@dataclass(frozen=True)
+class Done:
+    message: str  # what happened, for the page
+
+    def __bool__(self) -> bool:
+        return True
+
+
+NOT_ADMINISTRATOR = Refused(Refusal.NOT_ADMINISTRATOR,
+                            "Only an administrator of this customer number can do this.")
+NO_SUCH_MEMBER = Refused(Refusal.NO_SUCH_MEMBER,
+                         "This person is not a member of this customer number.")
+
+
+def _as_administrator(db: Session, person_id: str, customer_id: int
+                      ) -> tuple[Customer, Membership] | Refused:
+    customer = locks.customer(db, customer_id)
+    actor = locks.membership(db, person_id, customer_id) if customer else None
+    if actor is None or actor.role is not Role.ADMINISTRATOR or not actor.person.is_active:
+        return NOT_ADMINISTRATOR
+    return customer, actor
+
+
+def _tell(db: Session, kind: str, subject: str, people: list[Person], customer: Customer,
+          summary: str, next_step: str) -> None:
+    for person in people:
+        mail.queue(db, kind, "change_notice", subject, person, customer, summary=summary,
+                   next_step=next_step)
+
+
+def set_exclusion(app: Flask, actor_id: str, customer_id: int, membership_id: int,
+                  excluded: bool) -> Done | Refused:
+    """Exclude a user from self-promotion, or include him again."""
+    with database.write_session(app) as db:
+        checked = _as_administrator(db, actor_id, customer_id)
+        if isinstance(checked, Refused):
+            return checked
+        customer, actor = checked
+        member = locks.member_by_id(db, membership_id, customer.id)
+        if member is None:
+            return NO_SUCH_MEMBER
+        if member.role is Role.ADMINISTRATOR:
+            return Refused(Refusal.NOT_A_USER, f"{member.person.name} is an administrator "
+                           "already; only users can be excluded from administration.")
+        if member.excluded_from_administration == excluded:
+            state = "excluded from" if excluded else "allowed"
+            return Done(f"{member.person.name} is already {state} administration.")
+        member.excluded_from_administration = excluded
+        Directory(db).record(AuditAction.MEMBER_EXCLUDED if excluded
+                             else AuditAction.MEMBER_INCLUDED, person_actor(actor.person),
+                             customer=customer, person=member.person)
+        what = "excluded you from" if excluded else "allowed you again to take up"
+        _tell(db, "membership.exclusion", f"Administration of customer {customer.number}",
+              [member.person], customer,
+              f"{actor.person.name} {what} administration of customer {customer.number}.",
+              "Please ask an administrator of your customer number if you have questions.")
+        done = "can no longer" if excluded else "can again"
+        return Done(f"{member.person.name} {done} become administrator by himself or herself.")
+
+
+def set_self_promotion(app: Flask, actor_id: str, customer_id: int, open_: bool
+                       ) -> Done | Refused:
+    with database.write_session(app) as db:
+        checked = _as_administrator(db, actor_id, customer_id)
+        if isinstance(checked, Refused):
+            return checked
+        customer, actor = checked
+        if customer.self_promotion_open == open_:
+            return Done("Nothing changed: self-promotion was already "
+                        f"{'open' if open_ else 'closed'}.")
+        customer.self_promotion_open = open_
+        Directory(db).record(AuditAction.SELF_PROMOTION_OPENED if open_
+                             else AuditAction.SELF_PROMOTION_CLOSED,
+                             person_actor(actor.person), customer=customer)
+        others = [m.person for m in locks.administrators(db, customer.id) if m.id != actor.id]
+        state = "opened" if open_ else "closed"
+        _tell(db, f"customer.self_promotion_{state}",
+              f"Self-promotion {state} for customer {customer.number}", others, customer,
+              f"{actor.person.name} {state} self-promotion for customer {customer.number} on "
+              f"{mail.when(utcnow())}.",
+              "Users can now become administrator by themselves." if open_ else
+              "Users can no longer become administrator by themselves; an administrator can "
+              "still make them one.")
+        return Done(f"Self-promotion is now {'open' if open_ else 'closed'}.")
+
+
+def _demote(db: Session, member: Membership, customer: Customer, actor: str, how: str) -> None:
+    member.role = Role.USER
+    Directory(db).record(AuditAction.DEMOTED, actor, customer=customer, person=member.person,
+                         how=how)
+
+
+def step_down(app: Flask, actor_id: str, customer_id: int) -> Done | Refused:
+    """The administrator becomes a user (the page asked for a confirmation)."""
+    with database.write_session(app) as db:
+        checked = _as_administrator(db, actor_id, customer_id)
+        if isinstance(checked, Refused):
+            return checked
+        customer, actor = checked
+        _demote(db, actor, customer, person_actor(actor.person), "stepped down")
+        others = [m.person for m in locks.administrators(db, customer.id) if m.id != actor.id]
+        at = mail.when(utcnow())
+        _tell(db, "membership.stepped_down",
+              f"{actor.person.name} is no longer an administrator of customer {customer.number}",
+              others, customer,
+              f"{actor.person.name} stepped down as administrator of customer "
+              f"{customer.number} on {at}.", "You remain an administrator.")
+        _tell(db, "membership.stepped_down", f"You are now a user of customer {customer.number}",
+              [actor.person], customer,
+              f"You stepped down as administrator of customer {customer.number} on {at}.",
+              "You can become administrator again in the console, unless an administrator "
+              "excludes you or closes self-promotion." if others else
+              "The customer number has no administrator now; you can become one again in the "
+              "console.")
+        return Done("You are now a user of this customer number."
+                    + ("" if others else " It has no administrator any more."))
+
+
+def hand_over(app: Flask, actor_id: str, customer_id: int, membership_id: int
+              ) -> Done | Refused:
+    """Residential customers: the administrator hands administration to
+    another member, both changes in one transaction."""
+    with database.write_session(app) as db:
+        checked = _as_administrator(db, actor_id, customer_id)
+        if isinstance(checked, Refused):
+            return checked
+        customer, actor = checked
+        if customer.type is not CustomerType.RESIDENTIAL:
+            return Refused(Refusal.NOT_RESIDENTIAL, "Handing over is for residential "
+                           "customers; a business customer can have several administrators.")
+        member = locks.member_by_id(db, membership_id, customer.id)
+        if member is None or member.id == actor.id:
+            return NO_SUCH_MEMBER
+        if not member.person.is_active:
+            return Refused(Refusal.SUSPENDED, f"{member.person.name}'s account is suspended.")
+        by = person_actor(actor.person)
+        _demote(db, actor, customer, by, "handed over")
+        member.role = Role.ADMINISTRATOR
+        Directory(db).record(AuditAction.PROMOTED, by, customer=customer, person=member.person,
+                             how="handed over")
+        at = mail.when(utcnow())
+        _tell(db, "membership.handed_over", f"Administration of customer {customer.number}",
+              [actor.person], customer,
+              f"You handed administration of customer {customer.number} over to "
+              f"{member.person.name} on {at}. You are now a user.",
+              f"{member.person.name} can hand it back to you in the console.")
+        _tell(db, "membership.handed_over",
+              f"You are now the administrator of customer {customer.number}", [member.person],
+              customer, f"{actor.person.name} handed administration of customer "
+              f"{customer.number} over to you on {at}.",
+              "You can now see and manage everything of this customer number in the console.")
+        return Done(f"{member.person.name} is now the administrator; you are a user.")
+
+
+def set_role_by_operator(app: Flask, email: str, typed_number: str, role: Role
+                         ) -> Promoted | Done | Refused:
+    """``keyholder member set-role``: the operator's correction, with the
+    same lock, rules that bind the operator too (one administrator for a
+    residential customer), audit and e-mails as the console."""
+    with database.write_session(app) as db:
+        directory = Directory(db)
+        person = directory.person(email)
+        customer = directory.customer(typed_number)
+        customer = locks.customer(db, customer.id)
+        member = locks.membership(db, person.id, customer.id)
+        if member is None:
+            return NO_SUCH_MEMBER
+        if member.role is role:
+            return Done(f"{person.name} is already {role.value} of {customer.number}.")
+        if role is Role.USER:
+            _demote(db, member, customer, OPERATOR, "operator")
+            others = [m.person for m in locks.administrators(db, customer.id)]
+            _tell(db, "membership.demoted", f"Administration of customer {customer.number}",
+                  [person, *others], customer,
+                  f"{person.name} is no longer an administrator of customer {customer.number}"
+                  f" since {mail.when(utcnow())} (a correction by our helpdesk).",
+                  "Please contact our helpdesk if this is not what you expected.")
+            return Done(f"{person.name} is now user of {customer.number}.")
+        admins = locks.administrators(db, customer.id)
+        if customer.type is CustomerType.RESIDENTIAL and admins:
+            return Refused(Refusal.RESIDENTIAL_TAKEN,
+                           f"Customer {customer.number} is residential and has an administrator "
+                           f"({admins[0].person.name}); set that role to user first.")
+        return promote(db, member, customer, OPERATOR, how="operator")

@@ -1,0 +1,127 @@
+"""Becoming administrator (DESIGN §1; the help page's steps 2 to 5).
+
+The promotion is one transaction: the customer's lock, the rules checked
+again under it, the role, the audit event and the e-mails in the outbox. Its
+caller gives the person a new session id afterwards. Wrong customer numbers
+are counted per person, per customer and per client address, and audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from admin_console import locks, mail
+from admin_console.eligibility import WRONG_NUMBER, Refusal, Refused, may_promote
+from claims.customer_numbers import InvalidCustomerNumber, normalise_customer_number
+from claims.schema import Role
+from idp import database, throttle
+from idp.directory.models import Customer, Membership, Person, utcnow
+from idp.directory.services import AuditAction, Directory, person_actor
+from idp.throttle import Limit
+
+HOUR = timedelta(hours=1)
+PERSON_LIMIT = 5     # wrong numbers per person per hour (DESIGN §1)
+CUSTOMER_LIMIT = 20  # per customer the person belongs to, per hour
+ADDRESS_LIMIT = 20   # per client address per hour
+
+
+@dataclass(frozen=True)
+class Promoted:
+    customer_number: str
+    told: tuple[str, ...]  # names of the other administrators e-mailed
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _limits(person: Person, address: str) -> list[Limit]:
+    return [Limit(f"promote:person:{person.id}", PERSON_LIMIT, HOUR),
+            Limit(f"promote:ip:{address[:80]}", ADDRESS_LIMIT, HOUR),
+            *(Limit(f"promote:customer:{m.customer_id}", CUSTOMER_LIMIT, HOUR)
+              for m in person.memberships)]
+
+
+def tell_of_promotion(db: Session, member: Membership, customer: Customer, how: str,
+                      others: list[Membership]) -> tuple[str, ...]:
+    """The e-mails of a promotion: each other administrator, and the member."""
+    at = mail.when(utcnow())
+    person = member.person
+    for other in others:
+        mail.queue(db, "promotion.notice", "promotion_notice",
+                   f"{person.name} became an administrator of customer {customer.number}",
+                   other.person, customer, member=person, at=at, how=how)
+    mail.queue(db, "promotion.confirmation", "promotion_confirmation",
+               f"You are now an administrator of customer {customer.number}", person, customer,
+               at=at, others=", ".join(o.person.name for o in others))
+    return tuple(o.person.name for o in others)
+
+
+def promote(db: Session, member: Membership, customer: Customer, actor: str, how: str
+            ) -> Promoted:
+    """Make ``member`` administrator (the customer is locked by the caller)."""
+    others = [m for m in locks.administrators(db, customer.id) if m.id != member.id]
+    member.role = Role.ADMINISTRATOR
+    Directory(db).record(AuditAction.PROMOTED, actor, customer=customer, person=member.person,
+                         how=how)
+    told = tell_of_promotion(db, member, customer, how, others)
+    return Promoted(customer.number, told)
+
+
+def become_administrator(app: Flask, person_id: str, typed: str, *, address: str,
+                         channel: str, context_customer_id: int | None = None
+                         ) -> Promoted | Refused:
+    """The console's "Become administrator": ``typed`` is the customer number
+    as the person typed it."""
+    with database.write_session(app) as db:
+        directory = Directory(db)
+        person = db.get(Person, person_id)
+        actor = person_actor(person)
+        context = db.get(Customer, context_customer_id) if context_customer_id else None
+        limits = _limits(person, address)
+        blocked = throttle.check(db, limits)
+        if blocked is not None:
+            return Refused(Refusal.THROTTLED, "Too many wrong customer numbers. Please wait "
+                           f"{blocked.wait_words()} and try again.")
+
+        def wrong(message: str) -> Refused:
+            throttle.record_failure(db, limits)
+            directory.record(AuditAction.PROMOTION_REFUSED, actor, customer=context,
+                             person=person, refusal=Refusal.WRONG_NUMBER.value)
+            return Refused(Refusal.WRONG_NUMBER, message)
+
+        try:
+            number = normalise_customer_number(typed)
+        except InvalidCustomerNumber as invalid:
+            return wrong(invalid.reason)
+        customer = locks.customer_by_number(db, number)
+        member = locks.membership(db, person.id, customer.id) if customer else None
+        if member is None:
+            return wrong(WRONG_NUMBER)
+        decision = may_promote(person, member, customer,
+                               locks.count_administrators(db, customer.id), channel)
+        if not decision:
+            directory.record(AuditAction.PROMOTION_REFUSED, actor, customer=customer,
+                             person=person, refusal=decision.code.value)
+            return decision
+        return promote(db, member, customer, actor, how="self-promotion")
+
+
+def announce_intent(app: Flask, person_id: str, customer_id: int) -> tuple[str, ...]:
+    """The help page's step 2: tell the current administrators that this
+    member intends to become one. Returns the names told."""
+    with database.write_session(app) as db:
+        person = db.get(Person, person_id)
+        customer = locks.customer(db, customer_id)
+        if customer is None or locks.membership(db, person.id, customer.id) is None:
+            return ()
+        admins = [m for m in locks.administrators(db, customer.id) if m.person_id != person.id]
+        for admin in admins:
+            mail.queue(db, "promotion.intent", "intent_notice",
+                       f"{person.name} intends to become an administrator of customer "
+                       f"{customer.number}", admin.person, customer, member=person)
+        Directory(db).record(AuditAction.INTENT_ANNOUNCED, person_actor(person),
+                             customer=customer, person=person, told=len(admins))
+        return tuple(a.person.name for a in admins)

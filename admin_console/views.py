@@ -1,0 +1,120 @@
+"""The console's pages for everyone: my role, the customer switcher, and
+"Become administrator" with its re-authentication. Administrators' pages are
+in :mod:`admin_console.administrators_views`. Views only translate HTTP: the
+rules live in :mod:`admin_console.promotion` and :mod:`admin_console.administration`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from admin_console import context
+from admin_console.forms import BecomeAdministratorForm, ButtonForm
+from admin_console.promotion import announce_intent, become_administrator
+from idp import PASSWORDS, database
+from idp.client_ip import client_ip
+from idp.login import sessions, throttle
+
+blueprint = Blueprint("console", __name__, url_prefix="/console",
+                      template_folder="templates")
+blueprint.before_request(context.guard)
+
+REAUTHENTICATE_AFTER = 600  # seconds since the last password (DESIGN §1)
+
+
+@blueprint.get("")
+def home():
+    number = request.args.get("customer")
+    if number is not None:
+        if not context.choose(number):
+            flash("You are not a member of that customer number.", "refused")
+        return redirect(url_for("console.home"), 303)
+    console = context.load()
+    return render_template("console/home.html", console=console, form=ButtonForm())
+
+
+def _needs_password(console) -> bool:
+    return sessions.age_seconds(console.sso) > REAUTHENTICATE_AFTER
+
+
+def _password_is_right(console, password: str) -> str | None:
+    """Check the re-authentication password; None when right, else why not."""
+    db = database.session()
+    database.restart_as_writer(db)
+    blocked = throttle.check(db, console.person.email, client_ip())
+    if blocked is not None:
+        return f"Too many wrong passwords. Please wait {blocked.wait_words()} and try again."
+    result = current_app.extensions[PASSWORDS].verify(console.person.password_hash, password)
+    if not result.ok:
+        throttle.record_failure(db, console.person.email, client_ip())
+        db.commit()
+        return "This password is not right. Please type the password you sign in with."
+    sessions.reauthenticated(db, console.sso)
+    db.commit()
+    return None
+
+
+@blueprint.route("/become-administrator", methods=["GET", "POST"])
+def become():
+    console = context.load()
+    form = BecomeAdministratorForm()
+    needs_password = _needs_password(console)
+
+    def page(message=None, status=200):
+        return render_template("console/become_administrator.html", console=console, form=form,
+                               needs_password=needs_password, message=message), status
+
+    if console.is_administrator:
+        flash("You are already an administrator of this customer number.", "done")
+        return redirect(url_for("console.home"), 303)
+    if request.method == "GET":
+        return page()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return page("This page was open too long. Nothing was changed; please try again.",
+                        400)
+        return page("Please type your customer number (9 digits).", 400)
+    if needs_password:
+        wrong = _password_is_right(console, form.password.data or "")
+        if wrong:
+            return page(wrong, 400)
+        needs_password = False
+    result = become_administrator(
+        current_app, console.person.id, form.customer_number.data, address=client_ip(),
+        channel=console.sso.channel,
+        context_customer_id=console.customer.id if console.customer else None)
+    if not result:
+        return page(result.message, 400 if result.code != "throttled" else 429)
+    # A new session id: the old cookie, wherever it went, does not carry the new role.
+    db = database.session()
+    database.restart_as_writer(db)
+    sso, secret = sessions.renew(db, console.sso)
+    db.commit()
+    context.choose(result.customer_number)
+    told = ", ".join(result.told)
+    flash(f"You are now an administrator of customer number {result.customer_number}. "
+          + (f"We told the other administrators by e-mail ({told})." if told else
+             "There was no other administrator to tell."), "done")
+    response = redirect(url_for("console.home"), 303)
+    sessions.set_cookie(response, secret, sso)
+    return response
+
+
+@blueprint.post("/tell-administrators")
+def tell_administrators():
+    console = context.load()
+    if not ButtonForm().validate_on_submit() or console.customer is None:
+        flash("This page was open too long. Nothing was sent; please try again.", "refused")
+        return redirect(url_for("console.home"), 303)
+    told = announce_intent(current_app, console.person.id, console.customer.id)
+    flash(f"We told {', '.join(told)} by e-mail that you intend to become administrator."
+          if told else "This customer number has no administrator to tell. You can become "
+          "administrator yourself.", "done")
+    return redirect(url_for("console.home"), 303)
+
+
+@blueprint.errorhandler(403)
+def forbidden(error):
+    return render_template("console/refused.html", message=error.description), 403
+
+
+from admin_console import administrators_views  # noqa: E402,F401  (registers its routes)
