@@ -23,6 +23,9 @@ from idp import create_app, database, schema
 from idp.database import create_database_engine
 from idp.directory.services import Directory
 
+# The real provider on loopback (fixtures `provider`, `web`), for every test folder.
+pytest_plugins = ["tests.provider_fixtures"]
+
 POSTGRES_URL = os.environ.get(
     "KEYHOLDER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = bool(os.environ.get("CI"))

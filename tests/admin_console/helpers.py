@@ -1,0 +1,35 @@
+"""Reading the console's effects through connections of their own."""
+
+from sqlalchemy import select
+
+from admin_console.models import OutboxMessage
+from idp import database
+from idp.directory.models import AuditEvent
+from tests.snapshots import snapshot
+
+# Refusals are audited and wrong numbers counted; everything else must stay.
+DIRECTORY_TABLES = {"customer", "person", "membership", "client", "outbox_message",
+                    "sso_session", "token_grant", "refresh_token"}
+
+
+def directory_state(app) -> dict:
+    return {k: v for k, v in snapshot(app).items() if k in DIRECTORY_TABLES}
+
+
+def outbox(app) -> list[tuple[str, str, str]]:
+    """(kind, recipient, subject) of every queued e-mail, oldest first."""
+    with database.new_session(app) as session:
+        return [(m.kind, m.recipient, m.subject) for m in
+                session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+
+
+def bodies(app, recipient: str) -> list[str]:
+    with database.new_session(app) as session:
+        return [m.text_body for m in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient == recipient))]
+
+
+def audit(app) -> list[tuple[str, str, dict]]:
+    with database.new_session(app) as session:
+        return [(e.action, e.actor, e.details) for e in
+                session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
