@@ -69,12 +69,18 @@ def serve(app: Flask, listener: socket.socket):
 
 
 @pytest.fixture
-def provider(make_app, database_url, tmp_path, keys_template):
+def provider_settings() -> dict:
+    """Extra settings of the ``provider`` fixture; override it in a folder's conftest."""
+    return {}
+
+
+@pytest.fixture
+def provider(make_app, database_url, tmp_path, keys_template, provider_settings):
     listener = socket.create_server(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     keys = tmp_path / "keys"
     shutil.copytree(keys_template, keys)
-    app = make_app(database_url, KEYS_DIR=str(keys), ISSUER=url)
+    app = make_app(database_url, KEYS_DIR=str(keys), ISSUER=url, **provider_settings)
     key_store(app).ensure()
     load_demo_data(app)
     server, thread = serve(app, listener)

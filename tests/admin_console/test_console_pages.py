@@ -84,6 +84,10 @@ def test_without_csrf_token_or_from_another_origin_nothing_changes(provider):
                          {"customer_number": "123456789", "csrf_token": agent.csrf(form)},
                          headers={"Origin": "https://evil.example"})
     assert foreign.status_code == 403 and "sent from another site" in foreign.text
+    cross_site = agent.post("/console/become-administrator",
+                            {"customer_number": "123456789", "csrf_token": agent.csrf(form)},
+                            headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"})
+    assert cross_site.status_code == 403
     assert directory_state(provider.app) == before
     assert role_of(provider, MARY.email) is Role.USER
 

@@ -1,0 +1,65 @@
+"""A real browser: Debian's Chromium driven by Playwright (never a browser
+Playwright downloads). Without Chromium the browser tests skip on a laptop
+and fail in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unavailable
+
+CHROMIUM = os.environ.get("KEYHOLDER_TEST_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where browser tests put their screenshots: ``KEYHOLDER_TEST_SCREENSHOTS``
+    (the README's pictures: ``KEYHOLDER_TEST_SCREENSHOTS=docs/screenshots``)
+    or the test's own temporary folder."""
+    folder = Path(os.environ.get("KEYHOLDER_TEST_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS,
+                                             headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1000, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def mailbox():
+    from tests.admin_console.mailbox import Mailbox
+
+    with Mailbox() as box:
+        yield box
+
+
+@pytest.fixture
+def provider_settings(mailbox) -> dict:
+    """The provider sends its e-mail to the test's SMTP server."""
+    return {"SMTP_URL": mailbox.url}
