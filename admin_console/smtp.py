@@ -19,6 +19,7 @@ logged. Nothing here logs message bodies or the password.
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -121,6 +122,19 @@ class SmtpEndpoint:
         return text[:REASON_LENGTH]
 
 
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    if (username + password).isascii():
+        smtp.login(username, password)
+        return
+    # smtplib encodes credentials as ASCII; AUTH PLAIN carries UTF-8 (RFC 4616 §2).
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPNotSupportedError("a non-ASCII user or password needs AUTH PLAIN")
+    blob = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode()
+    code, reply = smtp.docmd("AUTH", "PLAIN " + blob)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 class Courier:
     """One SMTP session, opened on demand and reused for a batch of messages.
 
@@ -156,7 +170,7 @@ class Courier:
                 smtp.starttls(context=context)  # raises when not offered: no plain fall-back
                 smtp.ehlo()
             if point.username:
-                smtp.login(point.username, point.password or "")
+                _login(smtp, point.username, point.password or "")
         except (smtplib.SMTPException, OSError) as error:
             self.close()
             raise ConnectFailed(self._describe("cannot connect", error)) from None

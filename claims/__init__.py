@@ -10,3 +10,35 @@ from claims.customer_numbers import InvalidCustomerNumber, normalise_customer_nu
 from claims.schema import CustomerType, Role
 
 __all__ = ["CustomerType", "InvalidCustomerNumber", "Role", "normalise_customer_number"]
+
+# The relying-party toolkit (the Flask decorators are in claims.guards, which
+# imports Flask; importing them from here would make every user import it).
+from claims.errors import (
+    BadSignature,
+    ClaimsError,
+    DisallowedAlgorithm,
+    ExpiredToken,
+    Forbidden,
+    InactiveToken,
+    InvalidToken,
+    MalformedToken,
+    MissingEntitlement,
+    MissingRole,
+    NotYetValid,
+    ProviderUnavailable,
+    UnknownKey,
+    WrongAudience,
+    WrongIssuer,
+    WrongNonce,
+    WrongTokenType,
+)
+from claims.identity import Identity
+from claims.introspector import Introspector
+from claims.verifier import TokenVerifier
+
+__all__ += [
+    "BadSignature", "ClaimsError", "DisallowedAlgorithm", "ExpiredToken", "Forbidden",
+    "Identity", "InactiveToken", "Introspector", "InvalidToken", "MalformedToken",
+    "MissingEntitlement", "MissingRole", "NotYetValid", "ProviderUnavailable", "TokenVerifier",
+    "UnknownKey", "WrongAudience", "WrongIssuer", "WrongNonce", "WrongTokenType",
+]

@@ -1,6 +1,6 @@
 """The entitlement policy: DESIGN §1's table, as data, and decisions with reasons.
 
-role × customer type × channel (× own mobile) → entitlements. Business-only
+role x customer type x channel (x own mobile) -> entitlements. Business-only
 and web-only rows are the design's inferences (Bizz Club and OneDrive for
 Business are business programmes; OneDrive is on the web only). A member
 without an own mobile has no own-mobile entitlement, whatever the role.

@@ -110,7 +110,8 @@ def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
         return None
     try:
         decoded = jwt.decode(token, _published_key(app), algorithms=ACCESS_TOKEN_ALGORITHMS)
-        if decoded.header.get("typ", "").lower() not in {"at+jwt", "application/at+jwt"}:
+        typ = decoded.header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in {"at+jwt", "application/at+jwt"}:
             return None  # an ID token is never an access token (RFC 9068 §4)
         JWTClaimsRegistry(iss={"essential": True, "value": app.config["KEYHOLDER"].ISSUER},
                           exp={"essential": True}, jti={"essential": True},
