@@ -12,7 +12,7 @@ from flask import Flask
 
 from idp import database
 from idp.passwords import Passwords
-from idp.settings import BY_NAME, load_settings, warn_about_insecure_defaults
+from idp.settings import BY_NAME, SettingsError, load_settings, warn_about_insecure_defaults
 
 PASSWORDS = "keyholder.passwords"
 
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extra = dict(config or {})
     overrides = {name: extra.pop(name) for name in list(extra) if name in BY_NAME}
     settings = load_settings(overrides=overrides)
+    _check_smtp_url(settings.SMTP_URL)
 
     app = Flask(__name__, instance_path=settings.INSTANCE_PATH)
     secure = urlsplit(settings.ISSUER).scheme == "https"
@@ -78,6 +79,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                     worker_command):
         app.cli.add_command(command)
     return app
+
+
+def _check_smtp_url(url: str) -> None:
+    """At start-up, not at the first e-mail: a wrong KEYHOLDER_SMTP_URL stops the start."""
+    from admin_console.smtp import InvalidSmtpUrl, SmtpEndpoint
+
+    try:
+        SmtpEndpoint.parse(url)
+    except InvalidSmtpUrl as error:
+        raise SettingsError(f"KEYHOLDER_SMTP_URL: {error}") from None
 
 
 def _configure_logging(level: str) -> None:

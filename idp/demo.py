@@ -16,6 +16,7 @@ import click
 from flask import Flask
 from werkzeug.serving import make_server
 
+from admin_console.worker import start_background_worker
 from claims.schema import CustomerType, Role
 from idp import PASSWORDS, create_app, database, schema
 from idp.directory.services import Directory
@@ -118,7 +119,9 @@ def demo_command(host: str | None, port: int | None) -> None:
     click.echo(f"Keyholder demo\n  Provider:  {base}/\n  Discovery: {base}/.well-known/"
                f"openid-configuration\n  Health:    {base}/health\n\n{logins_table()}\n\n"
                "Press Ctrl-C to stop.")
+    worker = start_background_worker(app)  # sends the outbox to KEYHOLDER_SMTP_URL
     server.serve_forever()  # returns on Ctrl-C
+    worker.stop(timeout=10)
     listener.close()
     click.echo("\nStopped.")
 

@@ -93,3 +93,10 @@ def test_docs_settings_md_is_up_to_date():
 
     docs = (Path(__file__).parents[2] / "docs" / "settings.md").read_text()
     assert describe() in docs, "run: keyholder settings, and paste into docs/settings.md"
+
+
+@pytest.mark.parametrize("url", ["http://mail.example", "smtp://", "smtp://user:pw@mail.example"])
+def test_a_wrong_smtp_url_stops_the_start(tmp_path, url):
+    with pytest.raises(SettingsError, match="KEYHOLDER_SMTP_URL"):
+        create_app({"SMTP_URL": url, "INSTANCE_PATH": str(tmp_path), "DEMO": True,
+                    "DATABASE_URL": f"sqlite:///{tmp_path}/k.db"})
