@@ -7,13 +7,15 @@ from idp.login.models import SsoSession, ThrottleCounter
 from idp.tokens.models import (
     AuthorizationCode,
     Consent,
+    DeviceAuthorization,
     RefreshToken,
     RevokedAccessToken,
     TokenGrant,
 )
 
 __all__ = [
-    "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "Membership",
+    "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "DeviceAuthorization",
+    "Membership",
     "OutboxMessage", "Person",
     "RefreshToken", "RevokedAccessToken", "SsoSession", "ThrottleCounter", "TokenGrant",
 ]

@@ -42,7 +42,7 @@ class Provider:
 
     def register(self, name: str, client_type: str = "web", *, redirect_uris=None,
                  post_logout_redirect_uris=(), first_party: bool = True,
-                 id_token_alg: str = "RS256") -> RelyingParty:
+                 id_token_alg: str = "RS256", **extra) -> RelyingParty:
         if redirect_uris is None:
             redirect_uris = [] if client_type == "service" else [
                 f"http://127.0.0.1:9/{name.lower().replace(' ', '-')}/callback"]
@@ -51,7 +51,7 @@ class Provider:
             registration = register_client(
                 session, self.app, name, client_type, redirect_uris=list(redirect_uris),
                 post_logout_redirect_uris=list(post_logout_redirect_uris),
-                first_party=first_party, id_token_alg=id_token_alg)
+                first_party=first_party, id_token_alg=id_token_alg, **extra)
             session.commit()
         rp = RelyingParty(self.url, registration.client.id, registration.client_secret,
                           list(redirect_uris))

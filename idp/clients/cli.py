@@ -27,9 +27,13 @@ client_group = click.Group("client", help="OAuth clients (relying parties, servi
 @click.option("--id-token-alg", type=click.Choice(ID_TOKEN_ALGORITHMS), default="RS256",
               show_default=True)
 @click.option("--confidential", is_flag=True, help="A device client that can keep a secret.")
+@click.option("--backchannel-logout-uri", help="Where to POST logout tokens (OIDC Back-Channel "
+              "Logout).")
+@click.option("--resource", "resource_uri", help="A service's resource URI (RFC 8707): tokens "
+              "asked for it have it as audience.")
 @with_appcontext
 def client_add(name, client_type, redirect_uris, post_logout_redirect_uris, first_party,
-               id_token_alg, confidential) -> None:
+               id_token_alg, confidential, backchannel_logout_uri, resource_uri) -> None:
     """Register a client; prints JSON with client_id (and client_secret, once)."""
     with unit_of_work() as directory:
         registration = register_client(
@@ -37,7 +41,8 @@ def client_add(name, client_type, redirect_uris, post_logout_redirect_uris, firs
             redirect_uris=list(redirect_uris),
             post_logout_redirect_uris=list(post_logout_redirect_uris),
             first_party=first_party, id_token_alg=id_token_alg,
-            confidential=True if confidential else None)
+            confidential=True if confidential else None,
+            backchannel_logout_uri=backchannel_logout_uri, resource_uri=resource_uri)
     client = registration.client
     out = {"client_id": client.id, "client_name": client.name, "type": client.type.value,
            "token_endpoint_auth_method": "client_secret_basic" if client.is_confidential
@@ -45,7 +50,9 @@ def client_add(name, client_type, redirect_uris, post_logout_redirect_uris, firs
            "redirect_uris": client.redirect_uris,
            "post_logout_redirect_uris": client.post_logout_redirect_uris,
            "first_party": client.first_party,
-           "id_token_signed_response_alg": client.id_token_signed_response_alg}
+           "id_token_signed_response_alg": client.id_token_signed_response_alg,
+           "backchannel_logout_uri": client.backchannel_logout_uri,
+           "resource": client.resource_uri}
     if registration.client_secret:
         out["client_secret"] = registration.client_secret
     click.echo(json.dumps(out, indent=2))

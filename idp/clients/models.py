@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from sqlalchemy import JSON, Boolean, String
+from sqlalchemy import JSON, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from claims.schema import Channel
@@ -70,6 +70,12 @@ class Client(Base, ClientMixin):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    # OIDC Back-Channel Logout 1.0: where the provider POSTs a logout token.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text, default=None)
+    # RFC 8707: the resource identifier of a service client (an API). Tokens
+    # asked for with ``resource=`` this URI have it as audience, and the
+    # service may introspect them.
+    resource_uri: Mapped[str | None] = mapped_column(String(300), unique=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Set by the registry that loaded this client (the secret key for hashing).
@@ -90,7 +96,8 @@ class Client(Base, ClientMixin):
     def client_metadata(self) -> dict[str, Any]:
         # Read by Authlib's UserInfo and end-session endpoints.
         return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris),
-                "id_token_signed_response_alg": self.id_token_signed_response_alg}
+                "id_token_signed_response_alg": self.id_token_signed_response_alg,
+                "backchannel_logout_uri": self.backchannel_logout_uri}
 
     # -- ClientMixin -------------------------------------------------------------
 

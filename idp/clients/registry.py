@@ -86,7 +86,8 @@ def _check_metadata(client_type: ClientType, confidential: bool, redirect_uris,
 def register_client(session: Session, app: Flask, name: str, client_type: ClientType | str, *,
                     redirect_uris: list[str] = (), post_logout_redirect_uris: list[str] = (),
                     first_party: bool = False, id_token_alg: str = "RS256",
-                    confidential: bool | None = None) -> Registration:
+                    confidential: bool | None = None, backchannel_logout_uri: str | None = None,
+                    resource_uri: str | None = None) -> Registration:
     """Add a client. Web and service clients are confidential; native clients
     are public; device clients are public unless ``confidential``."""
     client_type = ClientType(client_type)
@@ -97,12 +98,22 @@ def register_client(session: Session, app: Flask, name: str, client_type: Client
     uris = [_check_redirect_uri(u, client_type, "redirect URI") for u in redirect_uris]
     logout_uris = [_check_redirect_uri(u, client_type, "post-logout redirect URI")
                    for u in post_logout_redirect_uris]
+    if backchannel_logout_uri is not None:
+        backchannel_logout_uri = _check_redirect_uri(backchannel_logout_uri, ClientType.WEB,
+                                                     "back-channel logout URI")
+    if resource_uri is not None:
+        if client_type is not ClientType.SERVICE:
+            raise InvalidClientMetadata("Only a service client (an API) has a resource URI.")
+        resource_uri = _check_redirect_uri(resource_uri, ClientType.WEB, "resource URI")
+        if session.scalar(select(Client.id).where(Client.resource_uri == resource_uri)):
+            raise InvalidClientMetadata(f"Another client has the resource URI {resource_uri}.")
     secret = secrets.token_urlsafe(32) if confidential else None  # 256 bits
     secret_hash = hash_client_secret(client_secret_key(app), secret) if secret else None
     client = Client(id=secrets.token_urlsafe(16), name=normalise_name(name), type=client_type,
                     secret_hash=secret_hash, redirect_uris=list(dict.fromkeys(uris)),
                     post_logout_redirect_uris=list(dict.fromkeys(logout_uris)),
-                    first_party=first_party, id_token_signed_response_alg=id_token_alg)
+                    first_party=first_party, id_token_signed_response_alg=id_token_alg,
+                    backchannel_logout_uri=backchannel_logout_uri, resource_uri=resource_uri)
     session.add(client)
     session.flush()
     return Registration(client, secret)

@@ -42,6 +42,8 @@ class AuthorizationCode(Base):
     # The customer this authorization speaks for (DESIGN §2); None: no membership.
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customer.id", ondelete="CASCADE"), default=None)
+    # RFC 8707: the resources the client asked for (their URIs); [] for none.
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -91,6 +93,8 @@ class TokenGrant(Base):
     # The chosen customer holds for the whole family; switching is a new authorization.
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customer.id", ondelete="CASCADE"), default=None)
+    # RFC 8707: the resources granted; each token may ask for some of them.
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -130,6 +134,37 @@ class RevokedAccessToken(Base):
 
     jti: Mapped[str] = mapped_column(String(80), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DeviceAuthorization(Base):
+    """RFC 8628: a device's pending request, approved or denied on the
+    verification page, redeemed once for tokens."""
+
+    __tablename__ = "device_authorization"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    interval: Mapped[int] = mapped_column(Integer, default=5)
+    last_polled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set on the verification page: who approved (or denied) and for which customer.
+    person_id: Mapped[str | None] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), default=None)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sso_session.id", ondelete="SET NULL"), default=None)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    approved: Mapped[bool | None] = mapped_column(default=None)
+    redeemed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    client: Mapped[Client] = relationship()
+    person: Mapped[Person | None] = relationship()
 
 
 class Consent(Base):
