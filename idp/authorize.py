@@ -27,7 +27,7 @@ from authlib.oidc.core.errors import (
 )
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from idp import customer_choice, database
+from idp import customer_choice, database, resources
 from idp.consent import consent_covers, record_consent, scope_descriptions
 from idp.directory.services import Directory
 from idp.forms import DecisionForm
@@ -111,6 +111,12 @@ def authorize():
     try:
         grant = server().get_consent_grant(end_user=person)
     except OAuth2Error as error:
+        return _error(error)
+    try:
+        g.resources = resources.requested(request.values.getlist(resources.PARAMETER),
+                                          redirect_uri=grant.redirect_uri,
+                                          state=request.values.get("state"))
+    except resources.InvalidTargetError as error:
         return _error(error)
     prompts = set((request.values.get("prompt") or "").split())
     try:

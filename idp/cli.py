@@ -11,6 +11,7 @@ from idp import create_app
 from idp.demo import demo_command
 from idp.serve import serve_command
 from idp.settings import SettingsError, describe
+from services.app.cli import app_group
 
 
 def _create_app():
@@ -45,6 +46,7 @@ def settings_command() -> None:
 
 cli.add_command(demo_command)
 cli.add_command(serve_command)
+cli.add_command(app_group)  # the app (a native client): needs no instance
 
 
 def main() -> None:

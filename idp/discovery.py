@@ -58,6 +58,10 @@ def metadata(app: Flask) -> dict:
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["en"],
         "access_token_signing_alg_values_supported": [ACCESS_TOKEN_ALG],
+        # RFC 8707 defines no metadata name; this one says `resource` is honoured.
+        "resource_indicators_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 

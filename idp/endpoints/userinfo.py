@@ -9,7 +9,7 @@ from flask import current_app
 
 from idp import database
 from idp.claims_release import Purpose, release
-from idp.tokens import validation
+from idp.tokens import issuing, validation
 
 
 class AccessTokenValidator(BearerTokenValidator):
@@ -19,6 +19,8 @@ class AccessTokenValidator(BearerTokenValidator):
         token = validation.access_token(current_app, database.session(), token_string)
         if token is None or token.person is None:
             return None  # client-credentials tokens have no user to describe
+        if issuing.userinfo_audience(current_app) not in token.audience:
+            return None  # a token for an API (RFC 8707) is not for UserInfo
         return token
 
 

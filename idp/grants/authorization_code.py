@@ -53,7 +53,8 @@ class AuthorizationCodeGrant(IssuingGrant, grants.AuthorizationCodeGrant):
             nonce=data.get("nonce"), code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
             auth_time=sso.auth_time if sso else now, amr=list(sso.amr) if sso else [],
-            sid=sso.sid if sso else None, customer_id=g.get("chosen_customer_id"), created_at=now,
+            sid=sso.sid if sso else None, customer_id=g.get("chosen_customer_id"),
+            resources=list(g.get("resources") or []), created_at=now,
             expires_at=now + timedelta(seconds=lifetime)))
 
     def query_authorization_code(self, code, client):
@@ -86,6 +87,6 @@ class AuthorizationCodeGrant(IssuingGrant, grants.AuthorizationCodeGrant):
         family = issuing.new_family(current_app, client=self.request.client, person=person,
                                     scope=scope, session_id=code.session_id, code_id=code.id,
                                     auth_time=code.auth_time, amr=code.amr, sid=code.sid,
-                                    customer_id=code.customer_id)
+                                    customer_id=code.customer_id, resources=code.resources)
         database.session().add(family)
         return family

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from idp import database
+from idp import database, resources
 from idp.claims_release import Purpose, membership_for, release
 from idp.tokens import issuing
 
@@ -18,8 +18,17 @@ class IssuingGrant:
     def token_family(self, person, scope):
         raise NotImplementedError
 
-    def audience(self):
-        return issuing.userinfo_audience(current_app)
+    def token_resources(self, family) -> list[str]:
+        """RFC 8707: the resources asked for in this token request (within
+        what the family was granted), or all the family's."""
+        asked = self.request.payload.datalist.get(resources.PARAMETER, [])
+        granted = family.resources if family is not None else None
+        if asked:
+            return resources.requested(asked, allowed=granted)
+        return list(granted or [])
+
+    def audience(self, family) -> list[str] | str:
+        return self.token_resources(family) or issuing.userinfo_audience(current_app)
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
                        include_refresh_token=True):
@@ -27,13 +36,14 @@ class IssuingGrant:
         # Authlib's own generator filters here too: only scopes we know and allow.
         scope = client.get_allowed_scope(scope)
         family = self.token_family(user, scope)
+        self.request.token_family = family  # for the ID token (idp.grants.openid)
         extra = {}
         if user is not None:
             member = membership_for(database.session(), user, family.customer_id)
             extra = release(Purpose.ACCESS_TOKEN, user, client, scope, member)
         access, lifetime = issuing.access_token(
             current_app, client=client, subject=user.id if user is not None else client.id,
-            scope=scope, family=family, audience=self.audience(), extra=extra)
+            scope=scope, family=family, audience=self.audience(family), extra=extra)
         token = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime}
         if scope:
             token["scope"] = scope

@@ -49,9 +49,8 @@ class _IdTokenSigning:
             claims.update(self.get_authorization_code_claims(request.authorization_code))
         at_hash = create_half_hash(token["access_token"], alg)  # OIDC Core 3.1.3.6
         claims["at_hash"] = at_hash.decode()
-        family_customer = (request.authorization_code.customer_id if request.authorization_code
-                           else request.refresh_token.grant.customer_id)
-        member = membership_for(database.session(), request.user, family_customer)
+        family = request.token_family
+        member = membership_for(database.session(), request.user, family.customer_id)
         claims.update(release(Purpose.ID_TOKEN, request.user, client, token["scope"], member))
         return jwt.encode({"alg": alg, "kid": key.kid, "typ": "JWT"}, claims, key, [alg])
 
@@ -80,7 +79,7 @@ class OpenIDRefresh(_IdTokenSigning, OpenIDToken):
 
     def get_compatible_claims(self, request):
         claims = super().get_compatible_claims(request)
-        family = request.refresh_token.grant
+        family = request.token_family
         if family.auth_time is not None:
             claims["auth_time"] = epoch(family.auth_time)
         if family.amr:

@@ -76,11 +76,12 @@ def access_token(app: Flask, *, client: Client, subject: str, scope: str,
 
 def new_family(app: Flask, *, client: Client, person: Person, scope: str, session_id: int | None,
                code_id: int | None, auth_time, amr: list[str], sid: str | None,
-               customer_id: int | None) -> TokenGrant:
+               customer_id: int | None, resources: list[str] = ()) -> TokenGrant:
     lifetime = app.config["KEYHOLDER"].REFRESH_TOKEN_LIFETIME
     return TokenGrant(id=secrets.token_urlsafe(16), client_id=client.id, person_id=person.id,
                       session_id=session_id, code_id=code_id, scope=scope, auth_time=auth_time,
-                      amr=list(amr), sid=sid, customer_id=customer_id, created_at=utcnow(),
+                      amr=list(amr), sid=sid, customer_id=customer_id,
+                      resources=list(resources), created_at=utcnow(),
                       expires_at=utcnow() + timedelta(seconds=lifetime))
 
 

@@ -81,8 +81,10 @@ class PresentedToken:
         return query_client(self.client_id)
 
     def is_for(self, client: Client) -> bool:
-        """RFC 7662 §4: only the client it was issued to or its audience may see it."""
-        return client.id == self.client_id or client.id in self.audience
+        """RFC 7662 §4: only the client it was issued to or its audience (a
+        service, by its resource URI, RFC 8707) may see it."""
+        return (client.id == self.client_id or client.id in self.audience
+                or (client.resource_uri is not None and client.resource_uri in self.audience))
 
 
 def _looks_like_jwt(token: str) -> bool:
