@@ -88,7 +88,7 @@ def _check_smtp_url(url: str) -> None:
     try:
         SmtpEndpoint.parse(url)
     except InvalidSmtpUrl as error:
-        raise SettingsError(f"KEYHOLDER_SMTP_URL: {error}") from None
+        raise SettingsError(str(error)) from None
 
 
 def _configure_logging(level: str) -> None:

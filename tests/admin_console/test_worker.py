@@ -15,6 +15,7 @@ import pytest
 
 from admin_console.delivery import DeliveryReport, deliver_due
 from admin_console.worker import start_background_worker
+from idp.settings import SettingsError
 from tests.admin_console.mailbox import Mailbox
 from tests.admin_console.outbox_helpers import message_id, outbox, queue
 from tests.conftest import TEST_SETTINGS
@@ -45,17 +46,22 @@ def test_worker_once_with_smtp_down_exits_cleanly_and_keeps_the_mail(make_app, d
     assert all(row.attempts == 1 and row.sent_at is None for row in outbox(app).values())
 
 
-@pytest.mark.parametrize(("setting", "value", "message"), [
-    ("SMTP_URL", "smtp://user:hunter22@mail.example", "use smtps:// or smtp+starttls://"),
-    ("SMTP_URL", "https://mail.example", "must start with smtp://"),
-    ("MAIL_FROM", "Keyholder", "KEYHOLDER_MAIL_FROM is not an e-mail address"),
-])
-def test_worker_refuses_settings_that_cannot_work(make_app, database_url, setting, value,
-                                                 message):
-    app = make_app(database_url, **{setting: value})
+def test_worker_refuses_settings_that_cannot_work(make_app, database_url):
+    app = make_app(database_url, MAIL_FROM="Keyholder")
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 1
-    assert message in result.output and "hunter22" not in result.output
+    assert "KEYHOLDER_MAIL_FROM is not an e-mail address" in result.output
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("smtp://user:hunter22@mail.example", "use smtps:// or smtp+starttls://"),
+    ("https://mail.example", "must start with smtp://"),
+])
+def test_a_wrong_smtp_url_stops_every_start_not_only_the_workers(make_app, database_url,
+                                                                 value, message):
+    with pytest.raises(SettingsError) as refused:
+        make_app(database_url, SMTP_URL=value)
+    assert message in str(refused.value) and "hunter22" not in str(refused.value)
 
 
 def test_background_worker_sends_and_stops(app, mailbox):
