@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from admin_console.worker import worker_command
     from idp import (
         authorize,
+        backchannel,
         claims_release,
         discovery,
         health,
@@ -67,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from idp.login import views as login_views
 
     registry.init_app(app)
+    backchannel.init_app(app)
     claims_release.load_plugins(app)
     server.create_server(app)
     discovery.init_app(app)

@@ -70,8 +70,13 @@ def current(db: Session) -> SsoSession | None:
 
 def end(db: Session, sso: SsoSession, *, revoke_tokens: bool = True) -> None:
     """End ``sso``; with ``revoke_tokens``, also the refresh tokens issued in it."""
-    db.execute(update(SsoSession).where(SsoSession.id == sso.id, SsoSession.ended_at.is_(None))
-               .values(ended_at=utcnow()))
+    ended = db.execute(update(SsoSession).where(SsoSession.id == sso.id,
+                                                SsoSession.ended_at.is_(None))
+                       .values(ended_at=utcnow()))
+    if ended.rowcount:
+        from idp import backchannel  # the clients of the session are told after the request
+
+        backchannel.schedule(db, sso)
     if revoke_tokens:
         revoke_session_grants(db, sso.id, "logout")
     if g.get("sso_session") is sso:
