@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         authorize,
         backchannel,
         claims_release,
+        device,
         discovery,
         health,
         schema,
@@ -74,7 +75,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     discovery.init_app(app)
     security_headers.init_app(app)
     for blueprint in (health.blueprint, discovery.blueprint, authorize.blueprint,
-                      routes.blueprint, login_views.blueprint, console.blueprint):
+                      routes.blueprint, login_views.blueprint, console.blueprint,
+                      device.blueprint):
         app.register_blueprint(blueprint)
     directory_cli.member_group.add_command(set_role_command)
     for command in (schema.init_command, client_group, keys_group, *directory_cli.commands,

@@ -22,7 +22,8 @@ from idp.extensions import (
 )
 from idp.grants.authorization_code import AuthorizationCodeGrant
 from idp.grants.client_credentials import ClientCredentialsGrant
-from idp.grants.openid import OpenIDCodeFlow, OpenIDRefresh
+from idp.grants.device_code import DeviceAuthorizationEndpoint, DeviceCodeGrant
+from idp.grants.openid import OpenIDCodeFlow, OpenIDFromFamily
 from idp.grants.pkce import S256CodeChallenge
 from idp.grants.refresh_token import RefreshTokenGrant
 
@@ -39,13 +40,15 @@ def create_server(app: Flask) -> AuthorizationServer:
     server.init_app(app, query_client=query_client, save_token=_save_token)
 
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(), OpenIDCodeFlow()])
-    server.register_grant(RefreshTokenGrant, [OpenIDRefresh()])
+    server.register_grant(RefreshTokenGrant, [OpenIDFromFamily()])
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant, [OpenIDFromFamily()])
 
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(UserInfoEndpoint(resource_protector=resource_protector()))
     server.register_endpoint(EndSessionEndpoint)
+    server.register_endpoint(DeviceAuthorizationEndpoint)
 
     server.register_extension(Issuer())
     server.register_extension(RefuseRequestObjects())

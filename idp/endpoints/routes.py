@@ -15,7 +15,8 @@ from idp.server import server
 
 blueprint = Blueprint("endpoints", __name__)
 
-WRITING_GRANTS = {"authorization_code", "refresh_token"}
+WRITING_GRANTS = {"authorization_code", "refresh_token",
+                  "urn:ietf:params:oauth:grant-type:device_code"}
 
 
 def _no_store(response: Response) -> Response:
@@ -32,6 +33,11 @@ def token():
     response = server().create_token_response()
     db.commit()
     return _no_store(response)
+
+
+@blueprint.post("/device_authorization")
+def device_authorization():
+    return _no_store(server().create_endpoint_response("device_authorization"))
 
 
 @blueprint.post("/introspect")

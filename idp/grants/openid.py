@@ -73,9 +73,9 @@ class OpenIDCodeFlow(_IdTokenSigning, OpenIDCode):
         return claims
 
 
-class OpenIDRefresh(_IdTokenSigning, OpenIDToken):
-    """The ID token of a refresh (OIDC Core §12.2): same sub, the original
-    auth_time, amr and sid; no nonce."""
+class OpenIDFromFamily(_IdTokenSigning, OpenIDToken):
+    """The ID token of a refresh (OIDC Core §12.2) or a device grant: from the
+    token family, the original auth_time, amr and sid; no nonce."""
 
     def get_compatible_claims(self, request):
         claims = super().get_compatible_claims(request)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from idp.clients.models import Client
 from idp.database import Base
 from idp.directory.models import Person, utcnow
+from idp.login.models import SsoSession
 
 
 class AuthorizationCode(Base):
@@ -165,6 +166,7 @@ class DeviceAuthorization(Base):
 
     client: Mapped[Client] = relationship()
     person: Mapped[Person | None] = relationship()
+    session: Mapped[SsoSession | None] = relationship()
 
 
 class Consent(Base):

@@ -43,7 +43,8 @@ def test_the_metadata_advertises_exactly_what_is_supported(provider):
     assert meta["request_uri_parameter_supported"] is False
     assert meta["claims_parameter_supported"] is False
     assert set(meta["grant_types_supported"]) == {
-        "authorization_code", "refresh_token", "client_credentials"}
+        "authorization_code", "refresh_token", "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code"}
     assert "registration_endpoint" not in meta
     assert "none" not in meta["id_token_signing_alg_values_supported"]
     assert {"openid", "profile", "email", "phone"} <= set(meta["scopes_supported"])
@@ -55,7 +56,7 @@ def test_every_url_in_the_metadata_answers(provider):
     urls = {key: value for key, value in meta.items() if key.endswith(("_endpoint", "_uri"))}
     assert set(urls) == {"authorization_endpoint", "token_endpoint", "userinfo_endpoint",
                          "jwks_uri", "introspection_endpoint", "revocation_endpoint",
-                         "end_session_endpoint"}
+                         "end_session_endpoint", "device_authorization_endpoint"}
     for key, url in urls.items():
         for method in ("GET", "POST"):
             response = requests.request(method, url, timeout=10, allow_redirects=False)

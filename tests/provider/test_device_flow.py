@@ -1,0 +1,123 @@
+"""The device authorization grant (RFC 8628) for TV boxes: the code on the
+screen, the verification page, approval, polling, one redemption."""
+
+import time
+
+import jwt as pyjwt
+import pytest
+import requests
+from sqlalchemy import update
+
+from idp import database
+from idp.demo import PEOPLE
+from idp.device import WRONG_CODES
+from idp.directory.models import utcnow
+from idp.tokens.models import DeviceAuthorization
+from tests.provider.agents import UserAgent
+
+BY_NAME = {p.name: p for p in PEOPLE}
+PHILIP, THOMAS = BY_NAME["Philip Smith"], BY_NAME["Thomas Taylor"]
+GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@pytest.fixture
+def tv(provider):
+    return provider.register("TV", "device", redirect_uris=[])
+
+
+def start(provider, tv, scope="openid profile customer"):
+    response = requests.post(f"{provider.url}/device_authorization", timeout=10,
+                             data={"client_id": tv.client_id, "scope": scope})
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.json()
+
+
+def poll(provider, tv, device_code):
+    return requests.post(f"{provider.url}/token", timeout=10, data={
+        "grant_type": GRANT, "device_code": device_code, "client_id": tv.client_id})
+
+
+def approve(provider, device, person, decision="allow", customer=None):
+    agent = UserAgent(provider.url)
+    first = agent.get(device["verification_uri_complete"])
+    page = agent.follow(first, email=person.email, password=person.password)
+    assert "Connect your TV" in page.text and device["user_code"] in page.text
+    confirm = agent.submit(page, {"user_code": device["user_code"]})
+    assert confirm.status_code == 200 and "Allow TV?" in confirm.text
+    fields = {"user_code": device["user_code"], "decision": decision}
+    if customer:
+        fields["customer"] = customer
+    return agent, agent.submit(confirm, fields)
+
+
+def test_the_tv_gets_tokens_once_the_person_allows(provider, tv):
+    device = start(provider, tv)
+    assert device["verification_uri"] == f"{provider.url}/device"
+    assert device["interval"] == 5 and device["expires_in"] <= 1800
+    assert poll(provider, tv, device["device_code"]).json()["error"] == "authorization_pending"
+    assert poll(provider, tv, device["device_code"]).json()["error"] == "slow_down"
+    _, done = approve(provider, device, PHILIP)
+    assert "Your TV is connected" in done.text
+    time.sleep(0.1)
+    with database.new_session(provider.app) as session:  # the device waited its interval
+        session.execute(update(DeviceAuthorization).values(last_polled_at=None))
+        session.commit()
+    tokens = poll(provider, tv, device["device_code"]).json()
+    access = pyjwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert access["role"] == "administrator" and "tv" in access["entitlements"]
+    assert "onedrive" not in access["entitlements"]  # a TV is not the web site
+    id_token = pyjwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert id_token["name"] == PHILIP.name and id_token["aud"] == [tv.client_id]
+    again = poll(provider, tv, device["device_code"])
+    assert again.status_code == 400 and again.json()["error"] in {"invalid_request",
+                                                                    "invalid_grant"}
+
+
+def test_denied_is_access_denied(provider, tv):
+    device = start(provider, tv)
+    _, done = approve(provider, device, PHILIP, decision="deny")
+    assert "You did not allow it" in done.text
+    assert poll(provider, tv, device["device_code"]).json()["error"] == "access_denied"
+
+
+def test_a_person_in_two_customers_chooses_one(provider, tv):
+    device = start(provider, tv)
+    approve(provider, device, THOMAS, customer="987654321")
+    tokens = poll(provider, tv, device["device_code"]).json()
+    access = pyjwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert access["customer_number"] == "987654321" and access["role"] == "administrator"
+
+
+def test_an_expired_code_is_expired_token(provider, tv):
+    device = start(provider, tv)
+    with database.new_session(provider.app) as session:
+        session.execute(update(DeviceAuthorization).values(expires_at=utcnow()))
+        session.commit()
+    assert poll(provider, tv, device["device_code"]).json()["error"] == "expired_token"
+
+
+def test_wrong_codes_are_refused_and_limited(provider, tv):
+    start(provider, tv)
+    agent = UserAgent(provider.url)
+    page = agent.follow(agent.get("/device"), email=PHILIP.email, password=PHILIP.password)
+    for typed in ["BCDF-GHJK", "not a code", "x" * 100]:
+        wrong = agent.submit(page, {"user_code": typed})
+        assert wrong.status_code == 400 and "This code is not right" in wrong.text
+    for _ in range(WRONG_CODES - 3):
+        agent.submit(page, {"user_code": "BCDF-GHJK"})
+    blocked = agent.submit(page, {"user_code": "BCDF-GHJK"})
+    assert blocked.status_code == 429 and "Too many wrong codes" in blocked.text
+
+
+def test_only_device_clients_use_the_device_endpoint(provider, web):
+    response = requests.post(f"{provider.url}/device_authorization", timeout=10,
+                             data={"scope": "openid"}, auth=web.auth)
+    assert response.status_code in {400, 401}
+    assert response.json()["error"] == "unauthorized_client"
+
+
+def test_discovery_advertises_the_device_endpoint(provider):
+    meta = requests.get(f"{provider.url}/.well-known/openid-configuration", timeout=10).json()
+    assert meta["device_authorization_endpoint"] == f"{provider.url}/device_authorization"
+    assert GRANT in meta["grant_types_supported"]
