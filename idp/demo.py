@@ -116,14 +116,36 @@ def demo_command(host: str | None, port: int | None) -> None:
     server = make_server(host, port, app, threaded=True, fd=listener.fileno(),
                          request_handler=ScrubbedRequestHandler)
     base = f"http://{host}:{server.port}"
-    click.echo(f"Keyholder demo\n  Provider:  {base}/\n  Discovery: {base}/.well-known/"
-               f"openid-configuration\n  Health:    {base}/health\n\n{logins_table()}\n\n"
-               "Press Ctrl-C to stop.")
-    worker = start_background_worker(app)  # sends the outbox to KEYHOLDER_SMTP_URL
-    server.serve_forever()  # returns on Ctrl-C
-    worker.stop(timeout=10)
-    listener.close()
+    from services import demo as services_demo  # the partner services, for the demo only
+
+    worker = start_background_worker(app)  # sends the outbox to the demo mailbox
+    try:
+        running, stop_services = services_demo.start(app, host)
+    except OSError as error:
+        worker.stop(timeout=10)
+        listener.close()
+        raise click.ClickException(f"cannot start the services: {error.strerror or error}"
+                                   ) from None
+    click.echo(banner(base, running, app))
+    try:
+        server.serve_forever()  # returns on Ctrl-C
+    finally:
+        stop_services()
+        worker.stop(timeout=10)
+        listener.close()
     click.echo("\nStopped.")
+
+
+def banner(base: str, running, app: Flask) -> str:
+    lines = ["Keyholder demo", "", f"  {'Provider (sign in, the console at /console)':<46} {base}/",
+             f"  {'Discovery':<46} {base}/.well-known/openid-configuration",
+             f"  {'Health':<46} {base}/health"]
+    lines += [f"  {service.title:<46} {service.url}/" for service in running]
+    lines += ["", logins_table(), "",
+              "The app: .venv/bin/keyholder app login --issuer " + base + " --client-id "
+              + app.config["DEMO_APP_CLIENT_ID"] + " --resource " + app.config["DEMO_USAGE_API"],
+              "", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
 
 
 def _listen(host: str, port: int) -> socket.socket:

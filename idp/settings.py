@@ -158,6 +158,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the provider listens on (`demo`, `serve`)."),
     Setting("PORT", 8000, _int_between(1, 65535), "TCP port", True,
             "Port the provider listens on (`demo`, `serve`)."),
+    Setting("DEMO_PORTS_FROM", 8101, _int_between(1024, 65000), "TCP port", True,
+            "`keyholder demo`: the first of the seven ports of the partner services and "
+            "the mailbox page (the provider has KEYHOLDER_PORT; the mailbox's SMTP server "
+            "listens at KEYHOLDER_SMTP_URL)."),
     Setting("WORKERS", lambda v: 2 * (os.cpu_count() or 1) + 1, _int_between(1, 256),
             "processes", True, "gunicorn worker processes for `keyholder serve`.",
             "2 x CPUs + 1"),

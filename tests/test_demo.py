@@ -2,6 +2,8 @@
 server on loopback, the help page's example company."""
 
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -22,8 +24,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_range(count: int) -> int:
+    """The first of ``count`` consecutive free ports, below Linux's ephemeral
+    range (32768 and up), where outgoing connections would take them."""
+    for _ in range(50):
+        first = random.randint(20_000, 32_000)
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError("no free port range")
+
+
 def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("KEYHOLDER_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOLDER_")}
+    # Ports of their own, so that a demo someone runs on this machine is not in the way.
+    env.update(KEYHOLDER_DEMO_PORTS_FROM=str(free_range(7)),
+               KEYHOLDER_SMTP_URL=f"smtp://127.0.0.1:{free_range(1)}")
+    return env
 
 
 def keyholder(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -46,6 +67,11 @@ def run_demo(cwd: Path, port: int) -> tuple[str, str]:
             pytest.fail("demo ended early:\n" + "".join(banner) + process.stderr.read())
         health = requests.get(f"http://127.0.0.1:{port}/health", timeout=10)
         assert health.status_code == 200 and health.json()["status"] == "ok"
+        urls = re.findall(r"(http://127\.0\.0\.1:\d+/\S*)", "".join(banner))
+        assert len(urls) >= 10  # provider, discovery, health and seven services
+        for url in urls:
+            answer = requests.get(url, timeout=10, allow_redirects=False)
+            assert answer.status_code < 500, (url, answer.status_code)
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)

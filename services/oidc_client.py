@@ -1,0 +1,132 @@
+"""The services' side of the authorization code flow (OIDC Core §3.1), with
+``requests`` and the ``claims`` toolkit only.
+
+- Endpoints come from the provider's discovery document, fetched at the
+  first sign-in (the provider may start after the service) and kept.
+- Every authorization request has its own ``state``, ``nonce`` and PKCE
+  verifier (S256, RFC 7636), 256 bits each; the caller keeps them server-side.
+- The code is redeemed with ``client_secret_basic`` (RFC 6749 §2.3.1: the id
+  and secret form-encoded before Basic encoding).
+- The ID token is verified by ``claims.TokenVerifier`` (signature against the
+  provider's JWKS, ``iss``, ``aud``, ``azp``, ``exp``, ``iat``, ``nonce``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+import requests
+
+from claims import Identity, TokenVerifier
+from claims.discovery import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
+from claims.errors import ProviderUnavailable
+from claims.schema import CUSTOMER_NUMBER_PARAMETER
+
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+             "end_session_endpoint")
+
+
+class SignInFailed(Exception):
+    """The provider did not complete the sign-in; ``str()`` is for people."""
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    url: str
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class ProviderClient:
+    """One web client of one provider; thread-safe, one per service app."""
+
+    def __init__(self, issuer: str, client_id: str, client_secret: str, *,
+                 http: requests.Session | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self._auth = (quote(client_id, safe=""), quote(client_secret, safe=""))
+        self.http = http or requests.Session()
+        self.timeout = timeout
+        self._endpoints: dict[str, str] | None = None
+        self._verifier: TokenVerifier | None = None
+        self._lock = threading.Lock()
+
+    def endpoint(self, name: str) -> str:
+        """An endpoint named by discovery (ProviderUnavailable until it answers)."""
+        if self._endpoints is None:
+            with self._lock:
+                if self._endpoints is None:
+                    metadata = provider_metadata(self.http, self.issuer, timeout=self.timeout)
+                    if "S256" not in metadata.get("code_challenge_methods_supported", ()):
+                        raise ProviderUnavailable("The provider does not support PKCE S256.")
+                    self._endpoints = {name: endpoint(metadata, name) for name in ENDPOINTS}
+        return self._endpoints[name]
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        if self._verifier is None:
+            userinfo, jwks_uri = self.endpoint("userinfo_endpoint"), self.endpoint("jwks_uri")
+            with self._lock:
+                if self._verifier is None:
+                    self._verifier = TokenVerifier(self.issuer, audience=userinfo,
+                                                   jwks_uri=jwks_uri, http=self.http,
+                                                   timeout=self.timeout)
+        return self._verifier
+
+    def authorization_request(self, redirect_uri: str, scope: str, *,
+                              customer_number: str | None = None,
+                              prompt: str | None = None) -> AuthorizationRequest:
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        code_verifier = secrets.token_urlsafe(64)  # 86 characters (RFC 7636 §4.1: 43-128)
+        params = {"response_type": "code", "client_id": self.client_id,
+                  "redirect_uri": redirect_uri, "scope": scope, "state": state, "nonce": nonce,
+                  "code_challenge": _s256(code_verifier), "code_challenge_method": "S256"}
+        if customer_number:
+            params[CUSTOMER_NUMBER_PARAMETER] = customer_number
+        if prompt:
+            params["prompt"] = prompt
+        url = f"{self.endpoint('authorization_endpoint')}?{urlencode(params)}"
+        return AuthorizationRequest(url, state, nonce, code_verifier)
+
+    def redeem(self, code: str, redirect_uri: str, code_verifier: str) -> dict:
+        """The token response for ``code`` (RFC 6749 §4.1.3), or SignInFailed."""
+        status, body = request_json(
+            self.http, "POST", self.endpoint("token_endpoint"), what="provider's token endpoint",
+            timeout=self.timeout, auth=self._auth,
+            data={"grant_type": "authorization_code", "code": code,
+                  "redirect_uri": redirect_uri, "code_verifier": code_verifier})
+        if status != 200 or not isinstance(body, dict):
+            error = body.get("error") if isinstance(body, dict) else None
+            raise SignInFailed("The provider did not accept the sign-in"
+                               + (f" ({error})." if isinstance(error, str) else "."))
+        if not isinstance(body.get("id_token"), str):
+            raise SignInFailed("The provider's answer has no ID token.")
+        return body
+
+    def verify_id_token(self, id_token: str, nonce: str) -> Identity:
+        """The person the ID token speaks for (claims.InvalidToken if it is not
+        one for us, from this sign-in)."""
+        return self.verifier.verify_id_token(id_token, client_id=self.client_id, nonce=nonce)
+
+    def end_session_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str:
+        """Where to send the browser to sign out at the provider too
+        (RP-Initiated Logout 1.0 §2)."""
+        params = {"client_id": self.client_id,
+                  "post_logout_redirect_uri": post_logout_redirect_uri}
+        if id_token:
+            params["id_token_hint"] = id_token
+        return f"{self.endpoint('end_session_endpoint')}?{urlencode(params)}"
+
+
+__all__ = ["AuthorizationRequest", "ProviderClient", "SignInFailed"]

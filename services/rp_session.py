@@ -1,0 +1,210 @@
+"""Server-side sessions for the services: the browser holds one random 256-bit
+value, and everything it stands for (who signed in, the pending sign-in's
+state, nonce and PKCE verifier, the CSRF secret) stays in this process.
+
+Plugged into Flask as its ``SessionInterface``, so ``flask.session`` (and
+Flask-WTF's CSRF token in it) is this store. Why not Flask's signed cookie:
+a cookie can be replayed after logout, and a back-channel logout must be
+able to end a session that the browser is not presenting at that moment.
+
+- Records are keyed by the SHA-256 of the cookie value: the store (a dump, a
+  debugger) never holds a value that would work as a cookie.
+- A session that was ended while one of its requests was running (logout in
+  another tab, a back-channel logout) is not brought back when that request
+  saves: only a request that started a new session may create one.
+- Signed-in sessions expire after ``idle`` seconds without a request and
+  ``absolute`` seconds after they started; anonymous ones (a sign-in under
+  way, a CSRF token) after ``anonymous`` seconds.
+- In memory, per process: the services run as one process each (the demo).
+  Several processes would need a shared store behind the same interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+IDLE_SECONDS = 60 * 60
+ABSOLUTE_SECONDS = 12 * 60 * 60
+ANONYMOUS_SECONDS = 15 * 60
+PURGE_INTERVAL = 60.0
+
+# The session keys the store indexes (set by the sign-in, see rp_views).
+SUBJECT = "sub"
+PROVIDER_SID = "sid"
+
+
+def _key(cookie_value: str) -> str:
+    return hashlib.sha256(cookie_value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class _Record:
+    data: dict[str, Any]
+    started: float
+    seen: float
+
+    @property
+    def signed_in(self) -> bool:
+        return self.data.get(SUBJECT) is not None
+
+
+class SessionStore:
+    """Sessions by cookie value; thread-safe."""
+
+    def __init__(self, *, idle: float = IDLE_SECONDS, absolute: float = ABSOLUTE_SECONDS,
+                 anonymous: float = ANONYMOUS_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.idle, self.absolute, self.anonymous = idle, absolute, anonymous
+        self._clock = clock
+        self._records: dict[str, _Record] = {}
+        self._lock = threading.Lock()
+        self._purged = clock()
+
+    @staticmethod
+    def new_cookie_value() -> str:
+        return secrets.token_urlsafe(32)  # 256 bits
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def _expired(self, record: _Record, now: float) -> bool:
+        if not record.signed_in:
+            return now - record.started > self.anonymous
+        return now - record.seen > self.idle or now - record.started > self.absolute
+
+    def load(self, cookie_value: str) -> dict[str, Any] | None:
+        """A copy of the session's data (changes are kept only by ``save``)."""
+        key, now = _key(cookie_value), self._clock()
+        with self._lock:
+            record = self._records.get(key)
+            if record is None:
+                return None
+            if self._expired(record, now):
+                del self._records[key]
+                return None
+            record.seen = now
+            return dict(record.data)
+
+    def save(self, cookie_value: str, data: dict[str, Any], *, create: bool) -> bool:
+        """Store ``data``; False (and nothing stored) if the session is gone and
+        ``create`` is not set."""
+        key, now = _key(cookie_value), self._clock()
+        with self._lock:
+            record = self._records.get(key)
+            if record is None:
+                if not create:
+                    return False
+                self._purge(now)
+                self._records[key] = _Record(dict(data), now, now)
+            else:
+                record.data, record.seen = dict(data), now
+            return True
+
+    def delete(self, cookie_value: str) -> None:
+        with self._lock:
+            self._records.pop(_key(cookie_value), None)
+
+    def end(self, *, sid: str | None = None, subject: str | None = None) -> int:
+        """End every session of the provider session ``sid`` (and of
+        ``subject``, when both are given), or every session of ``subject``;
+        returns how many. A linear scan: back-channel logouts are rare."""
+        if sid is None and subject is None:
+            raise ValueError("end sessions by sid, by subject, or both")
+        with self._lock:
+            doomed = [key for key, record in self._records.items()
+                      if (sid is None or record.data.get(PROVIDER_SID) == sid)
+                      and (subject is None or record.data.get(SUBJECT) == subject)]
+            for key in doomed:
+                del self._records[key]
+            return len(doomed)
+
+    def _purge(self, now: float) -> None:
+        if now - self._purged < PURGE_INTERVAL:
+            return
+        self._purged = now
+        for key in [k for k, r in self._records.items() if self._expired(r, now)]:
+            del self._records[key]
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    """``flask.session`` for one request. ``regenerate()`` gives it a new
+    cookie value at the end of the request (after a sign-in: no session
+    fixation); ``end()`` removes it from the store and the browser."""
+
+    def __init__(self, data: dict[str, Any] | None = None,
+                 cookie_value: str | None = None) -> None:
+        def on_update(session: ServerSession) -> None:
+            session.modified = True
+            session.accessed = True
+
+        super().__init__(data, on_update)
+        self.cookie_value = cookie_value
+        self.new = cookie_value is None
+        self.modified = False
+        self.regenerated = False
+        self.ended = False
+
+    def regenerate(self) -> None:
+        self.regenerated = self.modified = True
+
+    def end(self) -> None:
+        self.clear()
+        self.ended = True
+
+
+class ServerSessionInterface(SessionInterface):
+    """Flask's session, kept in a :class:`SessionStore`; the cookie's name and
+    attributes come from Flask's ``SESSION_COOKIE_*`` settings."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        value = request.cookies.get(self.get_cookie_name(app))
+        data = self.store.load(value) if value else None
+        return ServerSession() if data is None else ServerSession(data, value)
+
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+        if session.accessed:
+            response.vary.add("Cookie")
+        old = session.cookie_value
+        if session.ended or (old is not None and session.modified and not session):
+            if old is not None:
+                self.store.delete(old)
+                self._forget(app, response)
+            return
+        if not session.modified or not session:
+            return
+        value, create = old, old is None
+        if session.regenerated:
+            if old is not None:
+                self.store.delete(old)
+            value, create = None, True
+        value = value or self.store.new_cookie_value()
+        if not self.store.save(value, dict(session), create=create):
+            self._forget(app, response)  # ended meanwhile: stays ended
+            return
+        response.set_cookie(
+            self.get_cookie_name(app), value, httponly=self.get_cookie_httponly(app),
+            secure=self.get_cookie_secure(app), samesite=self.get_cookie_samesite(app),
+            path=self.get_cookie_path(app), domain=self.get_cookie_domain(app))
+
+    def _forget(self, app: Flask, response: Response) -> None:
+        response.delete_cookie(
+            self.get_cookie_name(app), path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app),
+            httponly=self.get_cookie_httponly(app), samesite=self.get_cookie_samesite(app))
+
+
+__all__ = ["PROVIDER_SID", "SUBJECT", "ServerSession", "ServerSessionInterface", "SessionStore"]

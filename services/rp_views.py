@@ -1,0 +1,154 @@
+"""The relying party's own endpoints: sign in, its callback, sign out, and the
+back-channel logout. Protocol work is in :mod:`services.oidc_client` and
+:mod:`services.backchannel`; these views keep the session and answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, session
+
+from claims import InvalidCustomerNumber, normalise_customer_number
+from claims.errors import InvalidToken, ProviderUnavailable
+from services.oidc_client import SignInFailed
+from services.refusals import message_page
+from services.rp_session import PROVIDER_SID, SUBJECT
+from services.web_rp import ID_TOKEN, IDENTITY, current_identity, current_rp
+
+blueprint = Blueprint("rp", __name__)
+log = logging.getLogger("services.rp")
+PENDING = "pending_sign_ins"  # state -> what the callback needs to finish that sign-in
+PENDING_SECONDS = 10 * 60
+MAX_PENDING = 5  # sign-ins under way in one browser (tabs)
+PROMPTS = frozenset({"login", "select_account"})
+
+
+def local_path(value: str | None) -> str:
+    """``value`` if it is a path on this site, else "/": never an open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value \
+            or any(ord(c) < 0x20 for c in value):
+        return "/"
+    return value
+
+
+def _unavailable(error: ProviderUnavailable):
+    log.warning("identity provider unavailable: %s", error.message)
+    return message_page("Signing in is not possible right now", error.message, status=503,
+                        link="/", link_label="Try again")
+
+
+@blueprint.get("/login")
+def login():
+    """Start the authorization code flow (``?next=`` where to go after;
+    ``?customer_number=`` preselects the customer; ``?prompt=``)."""
+    rp = current_rp()
+    customer_number = request.args.get("customer_number")
+    if customer_number:
+        try:
+            customer_number = normalise_customer_number(customer_number)
+        except InvalidCustomerNumber as error:
+            return message_page("This customer number cannot be used", str(error), status=400,
+                                link="/", link_label="Back")
+    prompt = request.args.get("prompt")
+    try:
+        auth = rp.provider.authorization_request(
+            rp.config.redirect_uri, rp.config.scope, customer_number=customer_number or None,
+            prompt=prompt if prompt in PROMPTS else None)
+    except ProviderUnavailable as error:
+        return _unavailable(error)
+    now = time.time()
+    pending = {state: p for state, p in session.get(PENDING, {}).items()
+               if now - p["started"] < PENDING_SECONDS}
+    pending = dict(sorted(pending.items(), key=lambda i: i[1]["started"])[-(MAX_PENDING - 1):])
+    pending[auth.state] = {"nonce": auth.nonce, "code_verifier": auth.code_verifier,
+                           "next": local_path(request.args.get("next")), "started": now}
+    session[PENDING] = pending  # a new dict: the session notices the change
+    return redirect(auth.url, 303)
+
+
+@blueprint.get("/callback")
+def callback():
+    """The authorization response (RFC 6749 §4.1.2, RFC 9207's ``iss``)."""
+    rp = current_rp()
+    pending = dict(session.get(PENDING, {}))
+    state = request.args.get("state")
+    started = pending.pop(state, None) if state else None
+    session[PENDING] = pending  # a state is used once, whatever happens next
+    if started is None or time.time() - started["started"] >= PENDING_SECONDS:
+        return message_page("This sign-in cannot be finished",
+                            "It was not started in this browser, or it took too long. "
+                            "Please sign in again.", status=400, link="/login",
+                            link_label="Sign in")
+    if request.args.get("iss") not in (None, rp.config.issuer):
+        return message_page("This sign-in cannot be finished",
+                            "The answer did not come from our identity provider.", status=400,
+                            link="/login", link_label="Sign in")
+    if "error" in request.args:
+        description = request.args.get("error_description") or request.args["error"]
+        return message_page("Signing in did not complete", description, status=400,
+                            link="/login", link_label="Try again")
+    try:
+        tokens = rp.provider.redeem(request.args.get("code", ""), rp.config.redirect_uri,
+                                    started["code_verifier"])
+        identity = rp.provider.verify_id_token(tokens["id_token"], started["nonce"])
+    except ProviderUnavailable as error:
+        return _unavailable(error)
+    except InvalidToken as error:
+        log.warning("ID token refused: %s", type(error).__name__)  # never the token
+        return message_page("Signing in did not complete", error.message, status=502,
+                            link="/login", link_label="Try again")
+    except SignInFailed as error:
+        return message_page("Signing in did not complete", str(error), status=502,
+                            link="/login", link_label="Try again")
+    # A new session (a new cookie value) for the signed-in person: nothing of
+    # the anonymous one, whose value may have been planted, carries over.
+    session.clear()
+    session.regenerate()
+    session.update({IDENTITY: identity, ID_TOKEN: tokens["id_token"],
+                    SUBJECT: identity.subject, PROVIDER_SID: identity.claims.get("sid")})
+    return redirect(started["next"], 303)
+
+
+@blueprint.route("/logout", methods=["GET", "POST"])
+def logout():
+    """GET asks (a link on another site must not sign anyone out); POST, with
+    its CSRF token, ends the session here and at the provider."""
+    if request.method == "GET":
+        if current_identity() is None:
+            return redirect("/", 303)
+        return render_template("services/confirm_logout.html")
+    rp = current_rp()
+    id_token = session.get(ID_TOKEN)
+    session.end()
+    if id_token is None:
+        return redirect("/", 303)
+    try:
+        return redirect(rp.provider.end_session_url(id_token, rp.config.post_logout_redirect_uri),
+                        303)
+    except ProviderUnavailable as error:
+        return _unavailable(error)
+
+
+@blueprint.post("/backchannel-logout")
+def backchannel_logout():
+    """OpenID Connect Back-Channel Logout 1.0 §2.5-2.8."""
+    rp = current_rp()
+    try:
+        logout = rp.logout_tokens.verify(request.form.get("logout_token"))
+    except InvalidToken as error:
+        log.info("logout token refused: %s", type(error).__name__)
+        return _no_store(jsonify(error="invalid_request", error_description=error.message), 400)
+    except ProviderUnavailable as error:
+        log.warning("logout token not checked: %s", error.message)
+        return _no_store(jsonify(error="temporarily_unavailable"), 503)
+    if rp.logout_tokens.first_time(logout):
+        ended = rp.sessions.end(sid=logout.sid, subject=logout.subject)
+        log.info("back-channel logout ended %d session(s)", ended)
+    return _no_store(Response(status=200), 200)
+
+
+def _no_store(response, status: int):
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,95 @@
+"""The services on loopback, each a web client of the real provider (the
+``provider`` fixture): registered with ``provider.register``, built by its
+factory, served by a threaded werkzeug server on a free port."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+
+from idp.demo import PEOPLE
+from services import cloud, foot11, onedrive, portal
+from services.web_rp import WebServiceConfig
+from tests.provider.agents import RelyingParty
+from tests.provider_fixtures import serve
+from tests.services.browser import Browser
+
+SECRET_KEY = "services-test-secret-key-0123456789abcdef"
+BY_NAME = {person.name: person for person in PEOPLE}
+PHILIP, MARY = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"]
+THOMAS, EMMA = BY_NAME["Thomas Taylor"], BY_NAME["Emma Taylor"]
+
+
+@dataclass
+class RunningService:
+    app: Flask
+    url: str
+    config: WebServiceConfig
+    client: RelyingParty
+
+    @property
+    def sessions(self):
+        return self.app.extensions["services.rp"].sessions
+
+
+@pytest.fixture
+def start_service(provider) -> Callable[..., RunningService]:
+    """Register and serve one service: ``start_service(factory, name, title, ...)``."""
+    running = []
+
+    def start(factory, name: str, title: str, *, config_class=WebServiceConfig,
+              **extra) -> RunningService:
+        listener = socket.create_server(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        config = config_class(name=name, title=title, issuer=provider.url,
+                              client_id="to-be-registered", client_secret="-", base_url=url,
+                              cookie_name=f"{name}_session", secret_key=SECRET_KEY, **extra)
+        client = provider.register(title, "web", redirect_uris=[config.redirect_uri],
+                                   post_logout_redirect_uris=[config.post_logout_redirect_uri],
+                                   backchannel_logout_uri=config.backchannel_logout_uri)
+        config = config_class(**{**vars(config), "client_id": client.client_id,
+                                 "client_secret": client.client_secret})
+        app = factory(config)
+        server, thread = serve(app, listener)
+        running.append((app, server, thread, listener))
+        return RunningService(app, url, config, client)
+
+    yield start
+    for app, server, thread, listener in running:
+        server.shutdown()
+        thread.join(timeout=10)
+        listener.close()
+        engine = app.extensions.get(portal.ENGINE)
+        if engine is not None:
+            engine.dispose()
+
+
+@pytest.fixture
+def the_cloud(start_service) -> RunningService:
+    return start_service(cloud.create_app, "cloud", "The Cloud")
+
+
+@pytest.fixture
+def foot_11(start_service) -> RunningService:
+    return start_service(foot11.create_app, "foot11", "Foot 11")
+
+
+@pytest.fixture
+def one_drive(start_service) -> RunningService:
+    return start_service(onedrive.create_app, "onedrive", "OneDrive for Business")
+
+
+@pytest.fixture
+def the_portal(start_service, tmp_path) -> RunningService:
+    return start_service(portal.create_app, "portal", "My account",
+                         config_class=portal.PortalConfig,
+                         database_path=str(tmp_path / "operator.db"), seed_demo=True)
+
+
+@pytest.fixture
+def browser(provider) -> Browser:
+    return Browser(provider.url)

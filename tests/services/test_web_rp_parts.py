@@ -1,0 +1,135 @@
+"""The relying party's parts on their own: its configuration checks, the
+server-side session store, the refusal advice."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from claims import Identity
+from services import cloud, portal
+from services.refusals import advice_for
+from services.rp_session import PROVIDER_SID, SUBJECT, SessionStore
+from services.web_rp import WebServiceConfig, create_service_app
+
+GOOD = {"name": "cloud", "title": "The Cloud", "issuer": "https://id.example",
+        "client_id": "abc", "client_secret": "s3cret", "base_url": "https://cloud.example/",
+        "cookie_name": "cloud_session", "secret_key": "x" * 32}
+
+
+def test_a_good_config():
+    config = WebServiceConfig(**GOOD)
+    assert config.base_url == "https://cloud.example"
+    assert config.redirect_uri == "https://cloud.example/callback"
+    assert config.post_logout_redirect_uri == "https://cloud.example/"
+    assert config.backchannel_logout_uri == "https://cloud.example/backchannel-logout"
+    assert config.console_url == "https://id.example/console/become-administrator"
+    assert WebServiceConfig(**{**GOOD, "base_url": "http://127.0.0.1:8101"})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"issuer": "http://id.example"}, "https"),
+    ({"base_url": "http://cloud.example"}, "https"),
+    ({"base_url": "https://cloud.example/app"}, "origin"),
+    ({"base_url": "https://cloud.example/?x=1"}, "origin"),
+    ({"cookie_name": "keyholder_sso"}, "provider's"),
+    ({"cookie_name": "a b"}, "cookie_name"),
+    ({"cookie_name": "__Host-cloud", "base_url": "http://127.0.0.1:1"}, "https base_url"),
+    ({"secret_key": "short"}, "secret_key"),
+    ({"client_secret": ""}, "client_secret"),
+    ({"scope": "profile customer"}, "openid"),
+    ({"required_entitlement": "administrator"}, "administrator"),
+])
+def test_a_bad_config_is_refused_at_start(change, message):
+    with pytest.raises(ValueError, match=message):
+        WebServiceConfig(**{**GOOD, **change})
+
+
+def test_a_service_keeps_its_entitlement():
+    assert cloud.create_app(WebServiceConfig(**GOOD)).config["SERVICE"] \
+        .required_entitlement == "cloud"
+    with pytest.raises(ValueError, match="requires 'cloud'"):
+        cloud.create_app(WebServiceConfig(**GOOD, required_entitlement="foot11"))
+    with pytest.raises(ValueError, match="own entitlement"):
+        portal.create_app(portal.PortalConfig(**GOOD, required_entitlement="bills",
+                                              database_path="unused.db"))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sessions_expire():
+    clock = Clock()
+    store = SessionStore(idle=60, absolute=300, anonymous=30, clock=clock)
+    anonymous, person = store.new_cookie_value(), store.new_cookie_value()
+    store.save(anonymous, {"csrf_token": "t"}, create=True)
+    store.save(person, {SUBJECT: "p", PROVIDER_SID: "s"}, create=True)
+    clock.now += 31
+    assert store.load(anonymous) is None and store.load(person) is not None
+    for _ in range(5):  # used every 50 s: idle never reached, until the absolute limit
+        clock.now += 50
+        assert store.load(person) is not None
+    clock.now += 50
+    assert store.load(person) is None
+
+
+def test_an_ended_session_is_not_brought_back():
+    store = SessionStore()
+    value = store.new_cookie_value()
+    store.save(value, {SUBJECT: "p", PROVIDER_SID: "s"}, create=True)
+    data = store.load(value)
+    assert store.end(sid="s") == 1
+    # A request that was running meanwhile saves its copy: it stays ended.
+    assert not store.save(value, {**data, "csrf_token": "t"}, create=False)
+    assert store.load(value) is None and len(store) == 0
+
+
+def test_ending_by_sid_and_subject():
+    store = SessionStore()
+    values = [store.new_cookie_value() for _ in range(3)]
+    store.save(values[0], {SUBJECT: "p", PROVIDER_SID: "s1"}, create=True)
+    store.save(values[1], {SUBJECT: "p", PROVIDER_SID: "s2"}, create=True)
+    store.save(values[2], {SUBJECT: "q", PROVIDER_SID: "s3"}, create=True)
+    assert store.end(sid="s1", subject="q") == 0  # both must match
+    assert store.end(sid="s1") == 1
+    assert store.end(subject="p") == 1
+    assert store.load(values[2]) is not None
+    with pytest.raises(ValueError):
+        store.end()
+
+
+def test_cookie_values_are_not_kept_in_the_store():
+    store = SessionStore()
+    value = store.new_cookie_value()
+    store.save(value, {}, create=True)
+    assert value not in repr(vars(store))
+
+
+def identity(**claims) -> Identity:
+    return Identity.from_claims({"sub": "p", "iss": "https://id.example", "aud": "abc",
+                                 "exp": 2_000_000_000, **claims}, client_id="abc")
+
+
+@pytest.mark.parametrize(("claims", "entitlement", "expected"), [
+    ({"customer_number": "123456789", "role": "user", "customer_type": "business"}, "cloud",
+     "Become administrator"),
+    ({"customer_number": "987654321", "role": "administrator",
+      "customer_type": "residential"}, "onedrive", "Use another customer number"),
+    ({"customer_number": "123456789", "role": "user", "customer_type": "business"},
+     "usage:own_mobile", "register your own mobile"),
+    ({"customer_number": "123456789", "role": "administrator", "customer_type": "business",
+      "entitlements": []}, "cloud", "Sign in again"),
+    ({}, "cloud", "not linked to a customer number"),
+])
+def test_advice(claims, entitlement, expected):
+    app = create_service_app(WebServiceConfig(**GOOD))
+    with app.test_request_context():
+        advice = advice_for(identity(**claims), entitlement)
+    assert len(advice) == 1
+    assert expected in (advice[0].label or advice[0].text)
+    assert isinstance(app, Flask)
