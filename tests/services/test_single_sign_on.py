@@ -4,17 +4,36 @@ the relying party's own defences (state, PKCE, cookies, headers)."""
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from sqlalchemy import update
 
+from claims.schema import Role
+from idp import database
+from idp.directory.models import Membership
+from idp.directory.services import Directory
 from tests.services.browser import Browser
 from tests.services.conftest import EMMA, MARY, PHILIP, THOMAS
 
 
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def set_role(provider, email: str, number: str, role: Role) -> None:
+    """Change a role in the provider's directory (test set-up: the services
+    themselves never touch the provider's database)."""
+    with provider.app.app_context():
+        session = database.session()
+        directory = Directory(session)
+        person, customer = directory.person(email), directory.customer(number)
+        session.execute(update(Membership).where(Membership.person_id == person.id,
+                                                 Membership.customer_id == customer.id)
+                        .values(role=role))
+        session.commit()
 
 
 def test_one_sign_in_opens_every_service(provider, browser, the_cloud, foot_11, one_drive):
@@ -194,3 +213,24 @@ def test_a_forged_code_is_refused(provider, browser, the_cloud):
         "state": state, "code": "forged", "iss": provider.url})
     assert page.status_code == 502 and "invalid_grant" in page.text
     assert re.search(r"Signing in did not complete", page.text)
+
+
+def test_a_promotion_shows_at_the_next_visit(provider, browser, the_cloud):
+    """The refused visit keeps no identity, so the next one asks the provider
+    again (single sign-on: no password) and gets the current role."""
+    assert browser.open(the_cloud.url + "/", person=MARY).status_code == 403
+    set_role(provider, MARY.email, "123456789", Role.ADMINISTRATOR)  # as the console would
+    page = browser.open(the_cloud.url + "/")
+    assert page.status_code == 200 and "Invoices 2026" in page.text
+    assert browser.passwords_typed == 1
+
+
+def test_check_again_refreshes_a_page_refusal(provider, browser, the_portal):
+    assert browser.open(the_portal.url + "/", person=MARY).status_code == 200
+    refused = browser.get(the_portal.url + "/bills")
+    assert refused.status_code == 403
+    again = re.search(r'href="([^"]+)">Check again', refused.text).group(1)
+    set_role(provider, MARY.email, "123456789", Role.ADMINISTRATOR)
+    bills = browser.open(the_portal.url + html.unescape(again))
+    assert bills.status_code == 200 and bills.url == the_portal.url + "/bills"
+    assert "€ 261.02" in bills.text and browser.passwords_typed == 1
