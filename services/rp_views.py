@@ -80,7 +80,10 @@ def callback():
                             "It was not started in this browser, or it took too long. "
                             "Please sign in again.", status=400, link="/login",
                             link_label="Sign in")
-    if request.args.get("iss") not in (None, rp.config.issuer):
+    # RFC 9207: the provider names itself in every response (it advertises
+    # authorization_response_iss_parameter_supported); a response without it,
+    # or from another issuer, may be a mix-up attack.
+    if request.args.get("iss") != rp.config.issuer:
         return message_page("This sign-in cannot be finished",
                             "The answer did not come from our identity provider.", status=400,
                             link="/login", link_label="Sign in")
