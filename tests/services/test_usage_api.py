@@ -170,3 +170,20 @@ def test_the_provider_down_is_503(tmp_path):
 def test_the_config_does_not_show_the_secret():
     config = UsageApiConfig("http://127.0.0.1:8000", "api", "s3cret-value", "http://x", "sqlite://")
     assert "s3cret-value" not in repr(config)
+
+
+def test_a_token_issued_to_tv_is_refused(provider, api):
+    from sqlalchemy import update
+
+    from idp.tokens.models import DeviceAuthorization
+    from tests.provider.test_device_flow import approve, poll, start
+
+    tv = provider.register("TV", "device", redirect_uris=[])
+    device = start(provider, tv, scope="openid profile customer phone")
+    approve(provider, device, PHILIP)
+    with database.new_session(provider.app) as session:  # the box waited its interval
+        session.execute(update(DeviceAuthorization).values(last_polled_at=None))
+        session.commit()
+    token = poll(provider, tv, device["device_code"]).json()["access_token"]
+    assert "usage:all" in claims_of(token)["entitlements"]  # Philip may see it all...
+    assert get_usage(api, token).status_code == 401        # ...but not with TV's token
