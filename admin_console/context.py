@@ -5,7 +5,6 @@ and for every POST the CSRF token and a same-origin ``Origin`` header."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
@@ -14,6 +13,7 @@ from idp.directory.models import Customer, Membership, Person
 from idp.directory.services import Directory
 from idp.login import sessions
 from idp.login.models import SsoSession
+from idp.security_headers import same_origin
 
 CHOSEN = "console_customer"  # key in the signed Flask session
 
@@ -35,19 +35,7 @@ class Console:
 
 
 def _same_origin() -> bool:
-    """Whether a POST comes from our own pages (defence in depth beside the
-    CSRF token). Browsers say so in ``Sec-Fetch-Site``; ``Origin`` is the
-    fall-back, but our ``Referrer-Policy: no-referrer`` makes browsers send
-    ``Origin: null`` even for our own forms, so "null" proves nothing."""
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None:
-        return fetch_site in {"same-origin", "none"}
-    origin = request.headers.get("Origin")
-    if origin is None or origin == "null":
-        return True  # not a browser, or no say; the CSRF token still has to be right
-    issuer = urlsplit(current_app.config["KEYHOLDER"].ISSUER)
-    sent = urlsplit(origin)
-    return (sent.scheme, sent.netloc) == (issuer.scheme, issuer.netloc)
+    return same_origin(current_app.config["KEYHOLDER"].ISSUER)
 
 
 def load() -> Console | None:

@@ -16,6 +16,8 @@ from email.parser import BytesParser
 from aiosmtpd.controller import Controller
 from flask import Flask, abort, render_template
 
+from idp.security_headers import add_headers, share_stylesheet
+
 MAX_MESSAGES = 500
 
 
@@ -74,11 +76,7 @@ def create_app(mailbox: DemoMailbox, secret_key: str) -> Flask:
             abort(404)
         return render_template("mailbox/letter.html", letter=found)
 
-    @app.after_request
-    def headers(response):
-        response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'self'; "
-                                                       "frame-ancestors 'none'")
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+    app.after_request(add_headers)
+    share_stylesheet(app)
 
     return app

@@ -14,7 +14,7 @@ from claims.errors import InvalidToken, ProviderUnavailable
 from services.oidc_client import SignInFailed
 from services.refusals import message_page
 from services.rp_session import PROVIDER_SID, SUBJECT
-from services.web_rp import ID_TOKEN, IDENTITY, current_identity, current_rp
+from services.web_rp import ID_TOKEN, IDENTITY, current_rp
 
 blueprint = Blueprint("rp", __name__)
 log = logging.getLogger("services.rp")
@@ -118,7 +118,7 @@ def logout():
     """GET asks (a link on another site must not sign anyone out); POST, with
     its CSRF token, ends the session here and at the provider."""
     if request.method == "GET":
-        if current_identity() is None:
+        if session.get(ID_TOKEN) is None:  # nobody to sign out
             return redirect("/", 303)
         return render_template("services/confirm_logout.html")
     rp = current_rp()

@@ -4,32 +4,12 @@ only our own assets, no JavaScript at all, and pages never cached."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from flask import Flask, current_app, request
 
-from flask import Flask, Response, current_app, request
-
+from idp.security_headers import add_headers, same_origin, share_stylesheet
 from services import refusals
 
-# No form-action: browsers apply it to the redirect after a form post, which
-# would block signing out at the provider after POST /logout.
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def same_origin() -> bool:
-    """Whether a form post comes from our own pages (beside the CSRF token).
-    ``Sec-Fetch-Site`` when the browser sends it; else ``Origin``, where
-    "null" proves nothing (our no-referrer policy makes browsers send it)."""
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None:
-        return fetch_site in {"same-origin", "none"}
-    origin = request.headers.get("Origin")
-    if origin is None or origin == "null":
-        return True  # not a browser, or no say: the CSRF token still has to be right
-    ours = urlsplit(current_app.config["SERVICE"].base_url)
-    sent = urlsplit(origin)
-    return (sent.scheme, sent.netloc) == (ours.scheme, ours.netloc)
 
 
 def init_app(app: Flask, *, exempt: set[str]) -> None:
@@ -38,19 +18,11 @@ def init_app(app: Flask, *, exempt: set[str]) -> None:
     @app.before_request
     def refuse_cross_site_posts():
         if request.method in UNSAFE_METHODS and request.endpoint not in exempt \
-                and not same_origin():
+                and not same_origin(current_app.config["SERVICE"].base_url):
             return refusals.message_page(
                 "This form could not be accepted", "It did not come from this site. "
                 "Nothing was changed.", status=403, link="/", link_label="Back to the start page")
         return None
 
-    @app.after_request
-    def add_headers(response: Response) -> Response:
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        if response.mimetype == "text/html":
-            headers["Cache-Control"] = "no-store"
-        return response
+    app.after_request(add_headers)
+    share_stylesheet(app)
