@@ -201,7 +201,7 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
 def _guard():
     """Every page but the relying party's own needs a signed-in person, and
     the service's entitlement when it has one."""
-    if request.endpoint in (None, "static") or request.blueprint == "rp":
+    if request.endpoint in (None, "static", "keyholder_css") or request.blueprint == "rp":
         return None
     identity = current_identity()
     if identity is None:
