@@ -35,3 +35,8 @@ def minter(provider_double, clock) -> Minter:
 @pytest.fixture
 def verifier(provider_double, clock) -> TokenVerifier:
     return TokenVerifier(provider_double.url, audience=AUDIENCE, clock=clock, timeout=5)
+
+
+@pytest.fixture(params=["rsa", "ec"])
+def key(request, keys):
+    return getattr(keys, request.param)

@@ -185,3 +185,8 @@ class Keys:
                    ECKey.generate_key("P-256", {"kid": "ec-1"}, private=True),
                    ECKey.generate_key("P-256", {"kid": "ec-2"}, private=True),
                    ECKey.generate_key("P-256", {"kid": "attacker"}, private=True))
+
+
+def header_of(key, **members) -> dict:
+    """The header of an access token signed with ``key``."""
+    return {"alg": alg_of(key), "kid": key.kid, "typ": "at+jwt", **members}
