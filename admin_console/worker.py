@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 import click
 from flask import Flask, current_app
@@ -20,6 +21,7 @@ from flask.cli import with_appcontext
 from admin_console.compose import InvalidMailFrom, Sender
 from admin_console.delivery import DeliveryReport, deliver_due
 from admin_console.smtp import InvalidSmtpUrl, SmtpEndpoint
+from idp.housekeeping import purge
 
 log = logging.getLogger("keyholder.outbox")
 
@@ -27,6 +29,9 @@ BATCH = 50
 # After a pass that failed as a whole (database down...), wait at least this
 # long before the next, so a broken dependency does not become a busy loop.
 ERROR_PAUSE = 5.0
+
+
+PURGE_EVERY = 3600.0  # seconds
 
 
 def run_pass(app: Flask, stop: threading.Event | None = None) -> DeliveryReport:
@@ -46,12 +51,17 @@ def run_pass(app: Flask, stop: threading.Event | None = None) -> DeliveryReport:
 
 
 def run_loop(app: Flask, stop: threading.Event, interval: float) -> None:
-    """Pass after pass, ``interval`` seconds apart, until ``stop`` is set.
+    """Pass after pass, ``interval`` seconds apart, until ``stop`` is set;
+    every hour it also purges what has expired (:mod:`idp.housekeeping`).
     A failing pass is logged and retried: the worker outlives outages."""
+    purged_at = 0.0
     while not stop.is_set():
         pause = interval
         try:
             run_pass(app, stop)
+            if time.monotonic() - purged_at >= PURGE_EVERY:
+                purge(app)
+                purged_at = time.monotonic()
         except Exception as error:  # logged, and the loop goes on (see above)
             pause = max(interval, ERROR_PAUSE)
             # The class name only: a database error's text can quote SQL parameters.

@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         device,
         discovery,
         health,
+        housekeeping,
         schema,
         security_headers,
         server,
@@ -79,8 +80,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                       device.blueprint):
         app.register_blueprint(blueprint)
     directory_cli.member_group.add_command(set_role_command)
-    for command in (schema.init_command, client_group, keys_group, *directory_cli.commands,
-                    worker_command):
+    for command in (schema.init_command, housekeeping.purge_command, client_group, keys_group,
+                    *directory_cli.commands, worker_command):
         app.cli.add_command(command)
     return app
 
