@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from claims import Identity, TokenVerifier
 from claims.discovery import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
@@ -41,11 +40,6 @@ class AuthorizationRequest:
     state: str
     nonce: str
     code_verifier: str
-
-
-def _s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class ProviderClient:
@@ -91,7 +85,8 @@ class ProviderClient:
         code_verifier = secrets.token_urlsafe(64)  # 86 characters (RFC 7636 §4.1: 43-128)
         params = {"response_type": "code", "client_id": self.client_id,
                   "redirect_uri": redirect_uri, "scope": scope, "state": state, "nonce": nonce,
-                  "code_challenge": _s256(code_verifier), "code_challenge_method": "S256"}
+                  "code_challenge": create_s256_code_challenge(code_verifier),
+                  "code_challenge_method": "S256"}
         if customer_number:
             params[CUSTOMER_NUMBER_PARAMETER] = customer_number
         if prompt:

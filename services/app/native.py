@@ -11,14 +11,13 @@ rotation. No secret: the app cannot keep one.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from claims import ClaimsError, Identity, TokenVerifier
 from claims.discovery import endpoint, provider_metadata, request_json
@@ -46,11 +45,6 @@ class PendingLogin:
     state: str
     nonce: str
     verifier: str
-
-
-def _challenge(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _same(received: object, expected: str) -> bool:
@@ -84,7 +78,7 @@ class NativeClient:
         verifier = secrets.token_urlsafe(48)  # 64 characters, RFC 7636 §4.1
         params = {"response_type": "code", "client_id": self.client_id,
                   "redirect_uri": redirect_uri, "scope": self.scope, "state": state,
-                  "nonce": nonce, "code_challenge": _challenge(verifier),
+                  "nonce": nonce, "code_challenge": create_s256_code_challenge(verifier),
                   "code_challenge_method": "S256"}
         if self.resource:
             params["resource"] = self.resource
