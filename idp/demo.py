@@ -63,7 +63,7 @@ def load_demo_data(app: Flask) -> list[str]:
     made in the demo survive a restart."""
     added: list[str] = []
     passwords = app.extensions[PASSWORDS]
-    with database.new_session(app) as session:
+    with database.write_session(app) as session:
         directory = Directory(session)
         customers = {}
         for spec in CUSTOMERS:
@@ -83,7 +83,6 @@ def load_demo_data(app: Flask) -> list[str]:
                 if directory.membership(person, customers[number]) is None:
                     directory.add_membership(person, customers[number], role, mobile)
                     added.append(f"membership {spec.email} in {number}")
-        session.commit()
     return added
 
 
@@ -118,14 +117,13 @@ def demo_command(host: str | None, port: int | None) -> None:
     base = f"http://{host}:{server.port}"
     from services import demo as services_demo  # the partner services, for the demo only
 
-    worker = start_background_worker(app)  # sends the outbox to the demo mailbox
     try:
         running, stop_services = services_demo.start(app, host)
     except OSError as error:
-        worker.stop(timeout=10)
         listener.close()
         raise click.ClickException(f"cannot start the services: {error.strerror or error}"
                                    ) from None
+    worker = start_background_worker(app)  # sends the outbox to the demo mailbox
     click.echo(banner(base, running, app))
     try:
         server.serve_forever()  # returns on Ctrl-C

@@ -54,7 +54,7 @@ def _clients(app: Flask, specs: dict[str, dict]) -> dict[str, dict]:
     """Register the demo's clients once; later starts reuse them."""
     path = Path(app.instance_path) / "demo-clients.json"
     known = json.loads(path.read_text()) if path.exists() else {}
-    with database.new_session(app) as session:
+    with database.write_session(app) as session:  # a writer from the start (SQLite)
         present = set(session.scalars(select(Client.id)))
         for name, spec in specs.items():
             if name in known and known[name]["client_id"] in present \
@@ -63,7 +63,6 @@ def _clients(app: Flask, specs: dict[str, dict]) -> dict[str, dict]:
             registration = register_client(session, app, **spec)
             known[name] = {"client_id": registration.client.id,
                            "client_secret": registration.client_secret, "spec": spec}
-        session.commit()
     path.write_text(json.dumps(known, indent=1))
     os.chmod(path, 0o600)
     return known
