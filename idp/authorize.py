@@ -177,13 +177,16 @@ def authorize():
                                        action=request_url(), expired=True), 400
             if request.form["decision"] != "allow":
                 return _answer(grant, None)
+            database.restart_as_writer(db)
             record_consent(db, person, client, scope)
         else:
             return render_template("authorize/consent.html", form=form, client=client,
                                    scopes=scope_descriptions(scope), person=person,
                                    action=request_url(), expired=False)
 
-    # 5. The code.
+    # 5. The code (a write: on SQLite, start over as a writer unless consent did).
+    if "decision" not in request.form:
+        database.restart_as_writer(db)
     response = _answer(grant, person)
     db.commit()
     return response
