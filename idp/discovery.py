@@ -10,6 +10,7 @@ import json
 
 from flask import Blueprint, Flask, Response, current_app
 
+from idp.claims_release import supported_claims
 from idp.clients.models import ID_TOKEN_ALGORITHMS, GrantType
 from idp.keys import key_store
 from idp.scopes import supported_scopes
@@ -21,8 +22,6 @@ CACHE = "public, max-age=300"
 
 def metadata(app: Flask) -> dict:
     issuer = app.config["KEYHOLDER"].ISSUER
-    from idp.claims_release import supported_claims
-
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",

@@ -11,10 +11,9 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from flask import current_app
 
 from idp import database
+from idp.clients.models import ID_TOKEN_ALGORITHMS
 from idp.keys import key_store
 from idp.login import sessions
-
-ID_TOKEN_ALGORITHMS = ["RS256", "ES256"]
 
 
 class EndSessionEndpoint(_EndSessionEndpoint):
@@ -22,7 +21,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         return key_store(current_app).verification_keys()
 
     def get_algorithms(self):
-        return ID_TOKEN_ALGORITHMS
+        return list(ID_TOKEN_ALGORITHMS)
 
     def resolve_client_from_id_token_claims(self, id_token_claims):
         # Our ID tokens name one audience, in a list, and the same ``azp``.

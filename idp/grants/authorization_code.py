@@ -69,7 +69,8 @@ class AuthorizationCodeGrant(IssuingGrant, grants.AuthorizationCodeGrant):
                    AuthorizationCode.expires_at > utcnow())
             .values(used_at=utcnow()))
         if claimed.rowcount != 1:
-            if row.used_at is not None or db.scalar(select(AuthorizationCode.used_at).where(
+            # Read again: the row loaded above may predate a parallel claim.
+            if db.scalar(select(AuthorizationCode.used_at).where(
                     AuthorizationCode.id == row.id)) is not None:
                 revoke_code_grants(db, row.id, "code_reuse")
             return None

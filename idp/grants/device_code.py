@@ -83,9 +83,6 @@ class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
         }, [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
             ("Pragma", "no-cache")]
 
-    def save_device_credential(self, client_id, scope, data):  # pragma: no cover
-        raise NotImplementedError("create_endpoint_response stores the request itself")
-
 
 class DeviceCredential:
     """What Authlib's grant asks of a device request."""

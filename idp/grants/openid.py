@@ -34,9 +34,6 @@ class _IdTokenSigning:
         return {"iss": settings.ISSUER, "aud": [client.id], "azp": client.id,
                 "iat": now, "exp": now + settings.ID_TOKEN_LIFETIME}
 
-    def generate_user_info(self, user, scope):  # Authlib's abstract hook; see encode_id_token
-        raise NotImplementedError
-
     def resolve_client_private_key(self, client):
         return key_store(current_app).signing_key(self.get_client_algorithm(client))
 

@@ -6,9 +6,8 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from idp.clients.models import ID_TOKEN_ALGORITHMS
 from idp.keys import key_store
-
-ID_TOKEN_ALGORITHMS = ["RS256", "ES256"]
 
 
 def id_token_hint_subject(hint: str | None) -> str | None:
@@ -17,7 +16,7 @@ def id_token_hint_subject(hint: str | None) -> str | None:
         return None
     try:
         token = jwt.decode(hint, key_store(current_app).verification_keys(),
-                           algorithms=ID_TOKEN_ALGORITHMS)
+                           algorithms=list(ID_TOKEN_ALGORITHMS))
     except (JoseError, ValueError, TypeError):
         return None
     if token.claims.get("iss") != current_app.config["KEYHOLDER"].ISSUER:

@@ -9,12 +9,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from idp import PASSWORDS, create_app, database
+from idp import PASSWORDS, database
 from idp.demo import PEOPLE
 from idp.directory.models import Person, utcnow
 from idp.login import throttle
 from idp.login.models import ThrottleCounter
-from tests.conftest import TEST_SETTINGS
 from tests.provider.agents import UserAgent, query_of
 from tests.snapshots import snapshot
 
@@ -232,8 +231,3 @@ def test_no_secret_in_logs_or_database(provider, web, caplog):
         assert secret not in rows
     # 256-bit random values: 43 URL-safe characters.
     assert min(len(code), len(tokens["refresh_token"]), len(web.client_secret)) >= 43
-
-
-def test_settings_used_by_the_fixture_are_not_production_ones():
-    # The provider fixture hashes cheaply; production defaults are RFC 9106's.
-    assert create_app and TEST_SETTINGS["PASSWORD_TIME_COST"] == 1
