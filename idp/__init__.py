@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from idp import database
+from idp import database, edge
 from idp.passwords import Passwords
 from idp.settings import BY_NAME, SettingsError, load_settings, warn_about_insecure_defaults
 
@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     warn_about_insecure_defaults(settings)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    edge.init_app(app)
     database.init_app(app, settings.DATABASE_URL)
     app.extensions[PASSWORDS] = Passwords(settings.PASSWORD_TIME_COST,
                                           settings.PASSWORD_MEMORY_COST,

@@ -9,6 +9,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, render_template, request
 
 from idp import database
+from idp.edge import api
 from idp.forms import LogoutForm
 from idp.login import sessions
 from idp.server import server
@@ -26,6 +27,7 @@ def _no_store(response: Response) -> Response:
 
 
 @blueprint.post("/token")
+@api
 def token():
     db = database.session()
     if request.form.get("grant_type") in WRITING_GRANTS:
@@ -36,16 +38,19 @@ def token():
 
 
 @blueprint.post("/device_authorization")
+@api
 def device_authorization():
     return _no_store(server().create_endpoint_response("device_authorization"))
 
 
 @blueprint.post("/introspect")
+@api
 def introspect():
     return _no_store(server().create_endpoint_response("introspection"))
 
 
 @blueprint.post("/revoke")
+@api
 def revoke():
     db = database.session()
     database.begin_write(db)
@@ -55,6 +60,7 @@ def revoke():
 
 
 @blueprint.route("/userinfo", methods=["GET", "POST"])
+@api
 def userinfo():
     return _no_store(server().create_endpoint_response("userinfo"))
 

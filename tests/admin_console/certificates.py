@@ -1,5 +1,5 @@
-"""A throw-away certificate authority and a server certificate for 127.0.0.1,
-for TLS tests with :class:`tests.admin_console.mailbox.Mailbox`.
+"""A throw-away certificate authority and a server certificate for 127.0.0.1
+(or a host name), for TLS tests: the mailbox's SMTP server, the reverse proxy.
 
 The client side trusts the CA the way an operator with a private CA would:
 ``SSL_CERT_FILE`` names it (``monkeypatch.setenv("SSL_CERT_FILE", ...)``), and
@@ -24,10 +24,18 @@ from cryptography.x509.oid import NameOID
 class TlsSetup:
     ca_file: Path  # PEM, for SSL_CERT_FILE
     server_context: ssl.SSLContext  # for the Mailbox
+    chain_file: Path  # the server's key and certificate in one PEM (HAProxy's crt)
 
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _alternative_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def make_certificates(folder: Path, host: str = "127.0.0.1") -> TlsSetup:
@@ -49,8 +57,8 @@ def make_certificates(folder: Path, host: str = "127.0.0.1") -> TlsSetup:
               .public_key(key.public_key()).serial_number(x509.random_serial_number())
               .not_valid_before(now - timedelta(minutes=5))
               .not_valid_after(now + timedelta(days=1))
-              .add_extension(x509.SubjectAlternativeName(
-                  [x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+              .add_extension(x509.SubjectAlternativeName([_alternative_name(host)]),
+                             critical=False)
               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
               .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
                              critical=False)
@@ -66,4 +74,4 @@ def make_certificates(folder: Path, host: str = "127.0.0.1") -> TlsSetup:
         + server.public_bytes(serialization.Encoding.PEM))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(chain_file)
-    return TlsSetup(ca_file, context)
+    return TlsSetup(ca_file, context, chain_file)

@@ -32,6 +32,19 @@ def assert_error_page(response, error: str | None = None, what: object = None) -
         assert f"<code>{error}</code>" in response.text, what
 
 
+def has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or c == "\x7f" for c in text)
+
+
+def assert_refused_at_edge(response, what: object = None) -> None:
+    """A control character is refused before any view reads the request
+    (idp.edge): a page, never a redirect."""
+    assert response.status_code == 400, (what, response.status_code)
+    assert "Location" not in response.headers, what
+    assert "This request cannot be handled" in response.text, what
+    assert "<code>invalid_request</code>" in response.text, what
+
+
 def redirected(response, rp: RelyingParty) -> dict[str, str]:
     assert response.is_redirect, (response.status_code, response.text[:300])
     assert response.headers["Location"].startswith(rp.redirect_uri + "?")
@@ -80,14 +93,15 @@ def test_redirect_uris_match_exactly(provider, registered, variants):
                               .headers["Location"])
     anonymous = UserAgent(provider.url)
     for variant in variants:
+        refused = assert_refused_at_edge if has_control(variant) else assert_error_page
         for prompt in (None, "none"):
             params = rp.authorization(redirect_uri=variant, prompt=prompt).params
-            assert_error_page(agent.get("/authorize", params=params), what=variant)
-        assert_error_page(agent.post("/authorize", rp.authorization(redirect_uri=variant).params),
-                          what=variant)
+            refused(agent.get("/authorize", params=params), what=variant)
+        refused(agent.post("/authorize", rp.authorization(redirect_uri=variant).params),
+                what=variant)
         # Nobody signed in: prompt=none's login_required would otherwise be redirected.
         params = rp.authorization(redirect_uri=variant, prompt="none").params
-        assert_error_page(anonymous.get("/authorize", params=params), what=variant)
+        refused(anonymous.get("/authorize", params=params), what=variant)
 
 
 def test_a_registered_uri_sent_twice_or_with_another_is_an_error_page(provider, web):
@@ -165,6 +179,13 @@ def stays_on_provider(location: str, issuer: str) -> bool:
 def test_login_next_never_leaves_the_provider(provider):
     for target in EVIL_NEXT:
         agent = UserAgent(provider.url)
+        if has_control(target):
+            assert_refused_at_edge(agent.get("/login", params={"next": target}), target)
+            login = agent.get("/login")
+            assert_refused_at_edge(agent.submit(login, {"email": MARY.email, "password":
+                                                        MARY.password, "next": target},
+                                                action="/login"), target)
+            continue
         page = agent.get("/login", params={"next": target})
         assert page.status_code == 200
         kept = html.unescape(NEXT_FIELD.search(page.text).group(1))
@@ -295,7 +316,8 @@ def test_implicit_and_hybrid_response_types_are_refused(provider, web, response_
     assert not {"code", "access_token", "id_token"} & set(params)
 
 
-@pytest.mark.parametrize("response_type", ['token"', "t\u00f6ken", "code\\", "code\r\n"])
+# "code\r\n" is refused at the edge (tests/provider/test_edge.py).
+@pytest.mark.parametrize("response_type", ['token"', "t\u00f6ken", "code\\"])
 def test_a_malformed_response_type_is_refused_not_a_500(provider, web, response_type):
     for redirect_uri in (web.redirect_uri, "https://evil.example/cb"):
         authorization = web.authorization(response_type=response_type, redirect_uri=redirect_uri)
