@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from admin_console import locks, mail
+from admin_console import mail
 from admin_console.eligibility import Refusal, Refused
 from admin_console.promotion import Promoted, promote
 from claims.schema import CustomerType, Role
 from idp import database
+from idp.directory import locks
+from idp.directory.administrators import make_administrator
 from idp.directory.models import Customer, Membership, Person, utcnow
 from idp.directory.services import OPERATOR, AuditAction, Directory, person_actor
 
@@ -157,7 +159,7 @@ def hand_over(app: Flask, actor_id: str, customer_id: int, membership_id: int
             return Refused(Refusal.SUSPENDED, f"{member.person.name}'s account is suspended.")
         by = person_actor(actor.person)
         _demote(db, actor, customer, by, "handed over")
-        member.role = Role.ADMINISTRATOR
+        make_administrator(db, member)  # the customer has no administrator now
         Directory(db).record(AuditAction.PROMOTED, by, customer=customer, person=member.person,
                              how="handed over")
         at = mail.when(utcnow())
@@ -177,8 +179,10 @@ def hand_over(app: Flask, actor_id: str, customer_id: int, membership_id: int
 def set_role_by_operator(app: Flask, email: str, typed_number: str, role: Role
                          ) -> Promoted | Done | Refused:
     """``keyholder member set-role``: the operator's correction, with the
-    same lock, rules that bind the operator too (one administrator for a
-    residential customer), audit and e-mails as the console."""
+    same lock, rules that bind the operator too (the directory's one
+    administrator for a residential customer, raised as
+    :class:`~idp.directory.errors.OneAdministratorOnly`), audit and e-mails as
+    the console."""
     with database.write_session(app) as db:
         directory = Directory(db)
         person = directory.person(email)
@@ -198,9 +202,4 @@ def set_role_by_operator(app: Flask, email: str, typed_number: str, role: Role
                   f" since {mail.when(utcnow())} (a correction by our helpdesk).",
                   "Please contact our helpdesk if this is not what you expected.")
             return Done(f"{person.name} is now user of {customer.number}.")
-        admins = locks.administrators(db, customer.id)
-        if customer.type is CustomerType.RESIDENTIAL and admins:
-            return Refused(Refusal.RESIDENTIAL_TAKEN,
-                           f"Customer {customer.number} is residential and has an administrator "
-                           f"({admins[0].person.name}); set that role to user first.")
         return promote(db, member, customer, OPERATOR, how="operator")

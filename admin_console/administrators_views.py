@@ -9,9 +9,9 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from admin_console import administration, context
 from admin_console.forms import ButtonForm, MemberForm
-from admin_console.locks import count_administrators
 from admin_console.views import blueprint
 from idp import database
+from idp.directory.locks import count_administrators
 from idp.directory.services import Directory
 
 

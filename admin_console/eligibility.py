@@ -1,8 +1,10 @@
 """Who may become administrator by himself (DESIGN §1, "Becoming administrator").
 
-Each rule refuses with its own sentence, saying what to do next. The rules
-are checked twice: on the form, and again under the customer's lock inside
-the promotion's transaction."""
+Each rule refuses with its own sentence, saying what to do next. They are
+checked under the customer's lock inside the promotion's transaction. The
+residential one-administrator rule is the directory's, which decides it for
+every promotion (:mod:`idp.directory.administrators`); the console only words
+its refusal for the member (:func:`residential_taken`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from claims.policy import Allowed
-from claims.schema import Channel, CustomerType, Role
+from claims.schema import Channel, Role
 from idp.directory.models import Customer, Membership, Person
 
 
@@ -50,9 +52,9 @@ WRONG_NUMBER = ("This is not the customer number of an account you belong to. Pl
 
 
 def may_promote(person: Person, membership: Membership | None, customer: Customer | None,
-                administrators: int, channel: str) -> Eligibility:
-    """May ``person`` make himself administrator of ``customer``, now?
-    ``administrators`` is the customer's current number of administrators."""
+                channel: str) -> Eligibility:
+    """May ``person`` make himself administrator of ``customer``, now, as far
+    as the console's own rules go?"""
     if channel != Channel.WEB.value:
         return Refused(Refusal.APP_CHANNEL,
                        "Becoming administrator is done on the web site, not in the app. Please "
@@ -77,9 +79,12 @@ def may_promote(person: Person, membership: Membership | None, customer: Custome
         return Refused(Refusal.CLOSED,
                        f"The administrators of customer number {number} have closed "
                        "self-promotion. Please ask an administrator to make you one.")
-    if customer.type is CustomerType.RESIDENTIAL and administrators > 0:
-        return Refused(Refusal.RESIDENTIAL_TAKEN,
-                       f"Customer number {number} is a residential customer, which has one "
-                       "administrator, and it has one already. Please ask the administrator "
-                       "to hand administration over to you.")
     return Allowed()
+
+
+def residential_taken(customer: Customer) -> Refused:
+    """The directory's one-administrator rule refused: the console's words for it."""
+    return Refused(Refusal.RESIDENTIAL_TAKEN,
+                   f"Customer number {customer.number} is a residential customer, which has "
+                   "one administrator, and it has one already. Please ask the administrator "
+                   "to hand administration over to you.")

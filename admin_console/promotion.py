@@ -1,4 +1,5 @@
-"""Becoming administrator (DESIGN §1; the help page's steps 2 to 5).
+"""Becoming administrator (the help page's steps 3 to 5; step 2 is
+:mod:`admin_console.intent_notice`).
 
 The promotion is one transaction: the customer's lock, the rules checked
 again under it, the role, the audit event and the e-mails in the outbox. Its
@@ -13,11 +14,19 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from admin_console import locks, mail
-from admin_console.eligibility import WRONG_NUMBER, Refusal, Refused, may_promote
+from admin_console import mail
+from admin_console.eligibility import (
+    WRONG_NUMBER,
+    Refusal,
+    Refused,
+    may_promote,
+    residential_taken,
+)
 from claims.customer_numbers import InvalidCustomerNumber, normalise_customer_number
-from claims.schema import Role
 from idp import database, throttle
+from idp.directory import locks
+from idp.directory.administrators import make_administrator
+from idp.directory.errors import OneAdministratorOnly
 from idp.directory.models import Customer, Membership, Person, utcnow
 from idp.directory.services import AuditAction, Directory, person_actor
 from idp.throttle import Limit
@@ -61,9 +70,10 @@ def tell_of_promotion(db: Session, member: Membership, customer: Customer, how: 
 
 def promote(db: Session, member: Membership, customer: Customer, actor: str, how: str
             ) -> Promoted:
-    """Make ``member`` administrator (the customer is locked by the caller)."""
-    others = [m for m in locks.administrators(db, customer.id) if m.id != member.id]
-    member.role = Role.ADMINISTRATOR
+    """Make ``member`` administrator, audit it and queue its e-mails. The
+    directory takes the customer's lock and decides the residential
+    one-administrator rule: :class:`OneAdministratorOnly` when it refuses."""
+    others = make_administrator(db, member)
     Directory(db).record(AuditAction.PROMOTED, actor, customer=customer, person=member.person,
                          how=how)
     told = tell_of_promotion(db, member, customer, how, others)
@@ -100,28 +110,12 @@ def become_administrator(app: Flask, person_id: str, typed: str, *, address: str
         member = locks.membership(db, person.id, customer.id) if customer else None
         if member is None:
             return wrong(WRONG_NUMBER)
-        decision = may_promote(person, member, customer,
-                               locks.count_administrators(db, customer.id), channel)
-        if not decision:
-            directory.record(AuditAction.PROMOTION_REFUSED, actor, customer=customer,
-                             person=person, refusal=decision.code.value)
-            return decision
-        return promote(db, member, customer, actor, how="self-promotion")
-
-
-def announce_intent(app: Flask, person_id: str, customer_id: int) -> tuple[str, ...]:
-    """The help page's step 2: tell the current administrators that this
-    member intends to become one. Returns the names told."""
-    with database.write_session(app) as db:
-        person = db.get(Person, person_id)
-        customer = locks.customer(db, customer_id)
-        if customer is None or locks.membership(db, person.id, customer.id) is None:
-            return ()
-        admins = [m for m in locks.administrators(db, customer.id) if m.person_id != person.id]
-        for admin in admins:
-            mail.queue(db, "promotion.intent", "intent_notice",
-                       f"{person.name} intends to become an administrator of customer "
-                       f"{customer.number}", admin.person, customer, member=person)
-        Directory(db).record(AuditAction.INTENT_ANNOUNCED, person_actor(person),
-                             customer=customer, person=person, told=len(admins))
-        return tuple(a.person.name for a in admins)
+        decision = may_promote(person, member, customer, channel)
+        if decision:
+            try:
+                return promote(db, member, customer, actor, how="self-promotion")
+            except OneAdministratorOnly:
+                decision = residential_taken(customer)
+        directory.record(AuditAction.PROMOTION_REFUSED, actor, customer=customer,
+                         person=person, refusal=decision.code.value)
+        return decision

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from admin_console import context
+from admin_console import context, mail
 from admin_console.forms import BecomeAdministratorForm, ButtonForm
-from admin_console.promotion import announce_intent, become_administrator
+from admin_console.intent_notice import announce_intent, last_notice
+from admin_console.promotion import become_administrator
 from idp import PASSWORDS, database
 from idp.client_ip import client_ip
 from idp.login import sessions, throttle
@@ -29,7 +30,11 @@ def home():
             flash("You are not a member of that customer number.", "refused")
         return redirect(url_for("console.home"), 303)
     console = context.load()
-    return render_template("console/home.html", console=console, form=ButtonForm())
+    notice = (last_notice(database.session(), current_app, console.person.id,
+                          console.customer.id)
+              if console.customer is not None and not console.is_administrator else None)
+    return render_template("console/home.html", console=console, form=ButtonForm(),
+                           notice=notice, when=mail.when)
 
 
 def _needs_password(console) -> bool:
@@ -105,10 +110,15 @@ def tell_administrators():
     if not ButtonForm().validate_on_submit() or console.customer is None:
         flash("This page was open too long. Nothing was sent; please try again.", "refused")
         return redirect(url_for("console.home"), 303)
-    told = announce_intent(current_app, console.person.id, console.customer.id)
-    flash(f"We told {', '.join(told)} by e-mail that you intend to become administrator."
-          if told else "This customer number has no administrator to tell. You can become "
-          "administrator yourself.", "done")
+    result = announce_intent(current_app, console.person.id, console.customer.id)
+    if not result:
+        flash(result.message, "refused")
+    elif result.names:
+        flash(f"We told {', '.join(result.names)} by e-mail that you intend to become "
+              "administrator.", "done")
+    else:
+        flash("This customer number has no administrator to tell. You can become "
+              "administrator yourself.", "done")
     return redirect(url_for("console.home"), 303)
 
 

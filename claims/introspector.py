@@ -37,8 +37,9 @@ from claims.errors import InactiveToken, ProviderUnavailable, WrongIssuer, Wrong
 from claims.identity import Identity
 
 MAX_TOKEN_LENGTH = 8192  # longer is not one of the provider's tokens: not sent at all
-# Types of token a bearer may present (RFC 7662 §2.2 uses RFC 6749's names):
-# the provider also answers for refresh tokens, which must never open an API.
+# An access token's type (RFC 7662 §2.2, RFC 6749 §7.1). The provider states it
+# for every access token and leaves it out for a refresh token, which has no
+# such type: an answer without it is a refresh token, and must not open an API.
 BEARER_TOKEN_TYPES = frozenset({"bearer", "access_token"})
 
 
@@ -102,8 +103,7 @@ class Introspector:
                                       f"than RFC 7662 (HTTP {status}).")
         if answer["active"] is not True:
             raise InactiveToken()
-        token_type = answer.get("token_type")
-        if token_type is not None and str(token_type).lower() not in BEARER_TOKEN_TYPES:
+        if str(answer.get("token_type", "")).lower() not in BEARER_TOKEN_TYPES:
             raise WrongTokenType("A refresh token is not an access token.")
         if answer.get("iss", self.issuer) != self.issuer:
             raise WrongIssuer()

@@ -1,4 +1,5 @@
-"""The provider's signing keys (RFC 7517), parsed once and refetched on an unknown kid.
+"""The provider's signing keys (RFC 7517), parsed once, refetched on an unknown
+kid and refreshed when older than ``max_age``.
 
 Each published JWK becomes a ``cryptography`` public-key object bound to the
 one algorithm it may verify: an RSA key (2048 bits or more) only RS256, an EC
@@ -8,15 +9,23 @@ dropped, so that a token naming it is refused at once instead of making us
 refetch (SECURITY §2.22: a key never comes from the token, so nothing in a
 token can make us trust a key the provider did not publish).
 
-Refetching (SECURITY §2.24): the keys are fetched at the first token, and
-again when a token names a kid we do not know. A fetch that does not find the
-kid it was made for (a forged kid), or that fails, silences fetching for
-``refetch_interval`` seconds, so a stream of forged kids costs the provider
-one request per interval. A genuine new key ends its fetch with the key
-found, so rotation costs nothing; the provider publishing a key before it
-signs with it (§2.24) makes sure the fetch finds it. While fetching is
+Refetching (key rotation without downtime): the keys are fetched at the
+first token, and again when a token names a kid we do not know. A fetch that
+does not find the kid it was made for (a forged kid), or that fails, silences
+fetching for ``refetch_interval`` seconds, so a stream of forged kids costs
+the provider one request per interval. A genuine new key ends its fetch with
+the key found, so rotation costs nothing; the provider publishing a key
+before it signs with it makes sure the fetch finds it. While fetching is
 silenced after a failure, an unknown kid is ProviderUnavailable (503), not
 UnknownKey: we cannot tell whether the key is genuine.
+
+Refreshing (a revoked key): every fetch replaces the whole set, and a set
+older than ``max_age`` seconds (by default the provider's JWKS
+``Cache-Control: max-age``, 300 s) is fetched again at the next token, so a
+key the provider withdrew, such as a revoked one, is trusted at most
+``max_age`` seconds after its withdrawal. If that refresh fails, the keys
+already known go on verifying (a provider outage must not stop every relying
+party), and it is tried again after ``refetch_interval``.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ log = logging.getLogger("claims.jwks")
 RSA_MIN_BITS = 2048  # RFC 7518 §3.3
 P256_COORDINATE = 32  # bytes
 MAX_KID = 256
+DEFAULT_MAX_AGE = 300.0  # seconds: the provider's JWKS Cache-Control max-age
 
 # base64url → base64, for binascii's strict decoder (which then refuses any
 # character outside the alphabet); "+", "/" and "=" are refused before.
@@ -163,14 +173,17 @@ class JwksCache:
     """The provider's keys by kid; thread-safe (one fetch at a time)."""
 
     def __init__(self, issuer: str, *, jwks_uri: str | None, http: requests.Session,
-                 refetch_interval: float, clock: Callable[[], float], timeout: float) -> None:
+                 refetch_interval: float, clock: Callable[[], float], timeout: float,
+                 max_age: float = DEFAULT_MAX_AGE) -> None:
         self._issuer = issuer
         self._jwks_uri = jwks_uri
         self._http = http
         self._interval = refetch_interval
+        self._max_age = max_age
         self._clock = clock
         self._timeout = timeout
         self._keys: dict[str, VerificationKey] = {}
+        self._fresh_until = float("-inf")  # the keys serve without a fetch until then
         self._quiet_until = float("-inf")  # no fetch before this time
         self._last_failure: ProviderUnavailable | None = None
         self._lock = threading.Lock()
@@ -178,25 +191,36 @@ class JwksCache:
     def key(self, kid: str) -> VerificationKey:
         # The dictionary is replaced, never changed, so reading it needs no lock.
         found = self._keys.get(kid)
-        return found if found is not None else self._refetch_for(kid)
+        if found is not None and self._clock() < self._fresh_until:
+            return found
+        return self._refetch_for(kid)
 
     def _refetch_for(self, kid: str) -> VerificationKey:
         with self._lock:
-            found = self._keys.get(kid)  # another thread may just have fetched it
-            if found is not None:
-                return found
             now = self._clock()
+            found = self._keys.get(kid)
+            if found is not None and now < self._fresh_until:
+                return found  # another thread has just fetched
             if now < self._quiet_until:
+                if found is not None:
+                    return found  # due for a refresh, but fetching is silenced a while
                 if self._last_failure is not None:
                     raise ProviderUnavailable(self._last_failure.message) from self._last_failure
                 raise UnknownKey()
             try:
-                self._keys = parse_jwks(fetch_json(self._http, self._jwks_location(),
-                                                   what="provider's JWKS",
-                                                   timeout=self._timeout))
+                keys = parse_jwks(fetch_json(self._http, self._jwks_location(),
+                                             what="provider's JWKS", timeout=self._timeout))
             except ProviderUnavailable as failure:
                 self._last_failure, self._quiet_until = failure, now + self._interval
-                raise
+                if found is None:
+                    raise
+                # A refresh of keys we have: they go on serving until the next try.
+                log.warning("the provider's JWKS could not be refreshed, the keys fetched "
+                            "before are used until the next try: %s", failure.message)
+                self._fresh_until = self._quiet_until
+                return found
+            # Replaced, not merged: a key the provider withdrew is gone from here too.
+            self._keys, self._fresh_until = keys, now + self._max_age
             self._last_failure = None
             found = self._keys.get(kid)
             if found is None:  # a fetch spent on a kid nobody published
@@ -211,4 +235,5 @@ class JwksCache:
         return self._jwks_uri
 
 
-__all__ = ["JwksCache", "VerificationKey", "b64url_decode", "parse_jwk", "parse_jwks"]
+__all__ = ["DEFAULT_MAX_AGE", "JwksCache", "VerificationKey", "b64url_decode", "parse_jwk",
+           "parse_jwks"]

@@ -52,7 +52,7 @@ from claims.errors import (
     WrongTokenType,
 )
 from claims.identity import Identity
-from claims.jwks import MAX_KID, JwksCache, b64url_decode
+from claims.jwks import DEFAULT_MAX_AGE, MAX_KID, JwksCache, b64url_decode
 
 SUPPORTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 MAX_TOKEN_LENGTH = 8192  # as the provider's own limit; bounds the work a garbage token costs
@@ -67,12 +67,17 @@ MAX_CACHED_HEADER = 512  # characters; ours are ~100
 
 class TokenVerifier:
     """Verifies tokens of one issuer for one audience. Thread-safe; build one
-    per process and keep it (it caches the discovery document and the keys)."""
+    per process and keep it (it caches the discovery document and the keys).
+    The keys are fetched again when a token names an unknown kid (at most
+    every ``refetch_interval`` seconds) and when they are older than
+    ``jwks_max_age`` seconds: a key the provider withdrew, such as a revoked
+    one, verifies here at most that long after (see :mod:`claims.jwks`)."""
 
     def __init__(self, issuer: str, *, audience: str,
                  algorithms: tuple[str, ...] = ("ES256", "RS256"), leeway: float = 60,
                  jwks_uri: str | None = None, http: requests.Session | None = None,
-                 refetch_interval: float = 30.0, clock: Callable[[], float] = time.time,
+                 refetch_interval: float = 30.0, jwks_max_age: float = DEFAULT_MAX_AGE,
+                 clock: Callable[[], float] = time.time,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         # Configuration is checked here, at start-up, not at the first request.
         if not isinstance(issuer, str) or not issuer:
@@ -83,8 +88,8 @@ class TokenVerifier:
         if unsupported or not algorithms:
             raise ValueError(f"algorithms must be among {sorted(SUPPORTED_ALGORITHMS)}, "
                              f"not {sorted(unsupported) or 'empty'}")
-        if leeway < 0 or refetch_interval < 0:
-            raise ValueError("leeway and refetch_interval cannot be negative")
+        if leeway < 0 or refetch_interval < 0 or jwks_max_age < 0:
+            raise ValueError("leeway, refetch_interval and jwks_max_age cannot be negative")
         self.issuer = issuer
         self.audience = audience
         self.algorithms = frozenset(algorithms)
@@ -92,7 +97,8 @@ class TokenVerifier:
         self._clock = clock
         self._headers: dict[str, tuple[str, str, str | None]] = {}
         self._keys = JwksCache(issuer, jwks_uri=jwks_uri, http=http or requests.Session(),
-                               refetch_interval=refetch_interval, clock=clock, timeout=timeout)
+                               refetch_interval=refetch_interval, max_age=jwks_max_age,
+                               clock=clock, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"TokenVerifier({self.issuer!r}, audience={self.audience!r})"

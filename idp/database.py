@@ -11,14 +11,14 @@ PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import DateTime, Engine, Index, TypeDecorator, create_engine, event, exc
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 EXTENSION = "keyholder.database"
@@ -58,14 +58,39 @@ class Base(DeclarativeBase):
 Base.metadata.naming_convention = NAMING_CONVENTION
 
 
+# Unique indexes that hold a rule, by how each database names a violation of
+# it: the constraint's name (PostgreSQL), the columns (SQLite's message).
+_RULES: dict[str, Callable[[], Exception]] = {}
+
+
+def explain_violation(index: Index, error: Callable[[], Exception]) -> None:
+    """A statement that violates ``index`` raises ``error()`` (which says which
+    rule, in words for people) instead of the driver's IntegrityError: the
+    same answer whichever writer broke the rule, and not a traceback."""
+    columns = ", ".join(f"{index.table.name}.{column.name}" for column in index.columns)
+    _RULES[index.name] = _RULES[f"UNIQUE constraint failed: {columns}"] = error
+
+
+def _explain(context: ExceptionContext) -> None:
+    if not isinstance(context.sqlalchemy_exception, exc.IntegrityError):
+        return
+    error = context.original_exception
+    diag = getattr(error, "diag", None)  # psycopg's
+    explain = _RULES.get(diag.constraint_name if diag is not None else str(error))
+    if explain is not None:
+        raise explain() from context.sqlalchemy_exception
+
+
 def create_database_engine(url: str) -> Engine:
     """An engine for ``url`` with Keyholder's connection settings."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _explain)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -6,14 +6,14 @@ module; SECURITY §0 lists why."""
 
 from __future__ import annotations
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask, current_app
 
+from idp.client_authentication import AuthorizationServer
 from idp.clients.registry import query_client
 from idp.endpoints.end_session import EndSessionEndpoint
 from idp.endpoints.introspection import IntrospectionEndpoint
 from idp.endpoints.revocation import RevocationEndpoint
-from idp.endpoints.userinfo import UserInfoEndpoint, resource_protector
+from idp.endpoints.userinfo import BearerProtector, UserInfoEndpoint
 from idp.extensions import (
     CodeResponseTypeOnly,
     Issuer,
@@ -36,8 +36,9 @@ def _save_token(token, request):
 
 
 def create_server(app: Flask) -> AuthorizationServer:
-    server = AuthorizationServer()
+    server = AuthorizationServer()  # Authlib's, with RFC 7617's realm on invalid_client
     server.init_app(app, query_client=query_client, save_token=_save_token)
+    realm = app.config["KEYHOLDER"].ISSUER
 
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(), OpenIDCodeFlow()])
     server.register_grant(RefreshTokenGrant, [OpenIDFromFamily()])
@@ -46,7 +47,7 @@ def create_server(app: Flask) -> AuthorizationServer:
 
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(RevocationEndpoint)
-    server.register_endpoint(UserInfoEndpoint(resource_protector=resource_protector()))
+    server.register_endpoint(UserInfoEndpoint(resource_protector=BearerProtector(realm)))
     server.register_endpoint(EndSessionEndpoint)
     server.register_endpoint(DeviceAuthorizationEndpoint)
 

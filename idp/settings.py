@@ -181,6 +181,10 @@ SETTINGS: tuple[Setting, ...] = (
             "the login it came from; rotation never extends it."),
     Setting("SESSION_LIFETIME", 12 * 3600, _int_between(60, 30 * 24 * 3600), "seconds",
             True, "Absolute lifetime of a single sign-on session at the provider."),
+    Setting("INTENT_NOTICE_INTERVAL", 24 * 3600, _int_between(60, 30 * 24 * 3600), "seconds",
+            True, "The console's \"Let the administrators know\": at most one notice per "
+            "member per customer in this time, so the button cannot flood the "
+            "administrators' mailboxes."),
     Setting("PASSWORD_TIME_COST", 3, _int_between(1, 20), "iterations", True,
             "argon2id passes (RFC 9106 §4, second recommended option). Raising "
             "it rehashes each password at its next login."),

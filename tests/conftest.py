@@ -10,25 +10,26 @@ except when ``CI`` is set, where they fail.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 
 from idp import create_app, database, schema
 from idp.database import create_database_engine
 from idp.directory.services import Directory
+from tests.support.databases import (  # noqa: F401 (re-exported for older imports)
+    IN_CI,
+    POSTGRES_URL,
+    scratch_postgres_database,
+    unavailable,
+)
 
 # The real provider on loopback (fixtures `provider`, `web`), for every test folder.
 pytest_plugins = ["tests.provider_fixtures"]
-
-POSTGRES_URL = os.environ.get(
-    "KEYHOLDER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-IN_CI = bool(os.environ.get("CI"))
 
 # Cheap password hashing keeps factories fast; the production parameters are
 # the defaults of idp.settings and are tested there.
@@ -44,13 +45,6 @@ TEST_SETTINGS = {
 }
 
 
-def unavailable(reason: str) -> None:
-    """Skip on a laptop without the service; fail in CI, where it must be there."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI is set: this must run)", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see only the settings they set."""
@@ -62,25 +56,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh, migrated database on the PostgreSQL server for this session."""
-    try:
-        import psycopg
-    except ImportError:
-        unavailable("psycopg is not installed (pip install -e '.[postgres]')")
-    server = make_url(POSTGRES_URL)
-    conninfo = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"keyholder_test_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        unavailable(f"PostgreSQL is not reachable at {server.host}:{server.port}: {error}")
-    url = server.set(database=name).render_as_string(hide_password=False)
-    engine = create_database_engine(url)
-    schema.upgrade(engine)
-    engine.dispose()
-    yield url
-    with psycopg.connect(conninfo, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres_database("keyholder_test") as url:
+        engine = create_database_engine(url)
+        schema.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

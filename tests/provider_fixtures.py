@@ -5,8 +5,11 @@ copied from a session-wide set (RSA generation is slow)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +60,18 @@ class Provider:
                           list(redirect_uris))
         self.clients[name] = rp
         return rp
+
+    def command(self, *args: str) -> subprocess.CompletedProcess:
+        """``keyholder ARGS`` in another process, on this provider's instance."""
+        settings = self.app.config["KEYHOLDER"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOLDER_")}
+        env.update(KEYHOLDER_KEYS_DIR=settings.KEYS_DIR,
+                   KEYHOLDER_DATABASE_URL=settings.DATABASE_URL,
+                   KEYHOLDER_KEYS_PASSPHRASE=TEST_SETTINGS["KEYS_PASSPHRASE"],
+                   KEYHOLDER_SECRET_KEY=TEST_SETTINGS["SECRET_KEY"], KEYHOLDER_ISSUER=self.url,
+                   KEYHOLDER_INSTANCE_PATH=settings.INSTANCE_PATH)
+        return subprocess.run([str(Path(sys.executable).with_name("keyholder")), *args],
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def serve(app: Flask, listener: socket.socket):

@@ -28,8 +28,11 @@ TYPES = click.Choice([t.value for t in CustomerType])
 @contextmanager
 def unit_of_work() -> Iterator[Directory]:
     """The directory in one transaction: committed on success, rolled back
-    on any error, which is reported as one line and a non-zero exit."""
+    on any error, which is reported as one line and a non-zero exit. Begun
+    as a writer, so that on SQLite it holds the writers' lock from the start
+    (the customer's lock of a promotion) instead of failing halfway."""
     session = database.session()
+    database.begin_write(session)
     try:
         yield Directory(session)
         session.commit()

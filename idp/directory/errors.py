@@ -57,3 +57,15 @@ class UnknownCustomer(NotFound):
 
 class UnknownPerson(NotFound):
     code = "unknown_person"
+
+
+class OneAdministratorOnly(Conflict):
+    """The residential one-administrator rule: a residential customer has one
+    administrator at most. Raised by the directory when it decides, and for
+    any write that the database's index refuses."""
+
+    code = "residential_has_administrator"
+
+    def __init__(self, reason: str = "A residential customer has one administrator at most, "
+                                     "and this one has one already.") -> None:
+        super().__init__(reason)

@@ -17,15 +17,18 @@ from sqlalchemy import (
     Boolean,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from claims.schema import CustomerType, Role
-from idp.database import Base
+from idp.database import Base, explain_violation
+from idp.directory.errors import OneAdministratorOnly
 
 
 def utcnow() -> datetime:
@@ -50,6 +53,9 @@ def _enum(enum_class: type[StrEnum], name: str) -> Enum:
 
 class Customer(Base):
     __tablename__ = "customer"
+    # The parent key of the memberships' copy of the type (below). An index,
+    # not a constraint: adding a constraint means copying the table on SQLite.
+    __table_args__ = (Index(None, "id", "type", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(9), unique=True)
@@ -94,14 +100,34 @@ class Person(Base):
         return f"<Person {self.id}>"
 
 
+# The residential one-administrator rule, kept by the database itself: at most
+# one administrator row per residential customer. The rule is decided (with
+# its reason) by idp.directory.administrators; this index stops any writer
+# that goes around it, with the rule's error (explain_violation, below).
+_RESIDENTIAL_ADMINISTRATOR = text(
+    f"role = '{Role.ADMINISTRATOR.value}' AND customer_type = '{CustomerType.RESIDENTIAL.value}'")
+ONE_RESIDENTIAL_ADMINISTRATOR = Index(
+    "ix_membership_one_residential_administrator", "customer_id", unique=True,
+    postgresql_where=_RESIDENTIAL_ADMINISTRATOR, sqlite_where=_RESIDENTIAL_ADMINISTRATOR)
+
+
 class Membership(Base):
     __tablename__ = "membership"
-    __table_args__ = (UniqueConstraint("person_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "customer_id"),
+        # The customer's type, copied so that the index below can see it, and
+        # kept equal to the customer's by the database: a change of the type
+        # cascades here (and is refused if it would break the rule).
+        ForeignKeyConstraint(["customer_id", "customer_type"], ["customer.id", "customer.type"],
+                             ondelete="CASCADE", onupdate="CASCADE"),
+        ONE_RESIDENTIAL_ADMINISTRATOR,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    # Set from the customer by the relationship below; never set it by hand.
+    customer_type: Mapped[CustomerType] = mapped_column(_enum(CustomerType, "customer_type"))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.USER)
     # E.164, the member's own mobile under this customer; None: no mobile.
     mobile: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -118,6 +144,9 @@ class Membership(Base):
 
     def __repr__(self) -> str:
         return f"<Membership {self.person_id} {self.customer_id} {self.role.value}>"
+
+
+explain_violation(ONE_RESIDENTIAL_ADMINISTRATOR, OneAdministratorOnly)
 
 
 class AuditEvent(Base):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from claims.customer_numbers import normalise_customer_number
 from claims.schema import CustomerType, Role
+from idp.directory.administrators import make_administrator
 from idp.directory.contacts import normalise_email, normalise_mobile, normalise_name
 from idp.directory.errors import (
     DuplicateCustomer,
@@ -38,6 +39,7 @@ class AuditAction(StrEnum):
     MEMBER_INCLUDED = "membership.included"
     SELF_PROMOTION_CLOSED = "customer.self_promotion_closed"
     SELF_PROMOTION_OPENED = "customer.self_promotion_opened"
+    KEY_REVOKED = "key.revoked"                 # a signing key (details: kid, alg, replaced_by)
 
 
 def person_actor(person: Person) -> str:
@@ -114,14 +116,19 @@ class Directory:
 
     def add_membership(self, person: Person, customer: Customer, role: Role | str,
                        mobile: str | None = None, actor: str = OPERATOR) -> Membership:
+        """Add ``person`` to ``customer``. An administrator joins as a user and is
+        then made one, through the rules every promotion passes."""
         role = Role(role)
         mobile = normalise_mobile(mobile) if mobile else None
         if self.membership(person, customer) is not None:
             raise DuplicateMembership(
                 f"This person is already a member of customer {customer.number}.")
-        membership = Membership(person=person, customer=customer, role=role, mobile=mobile)
+        membership = Membership(person=person, customer=customer, role=Role.USER,
+                                mobile=mobile)
         self.session.add(membership)
         self.session.flush()
+        if role is Role.ADMINISTRATOR:
+            make_administrator(self.session, membership)
         self.record(AuditAction.MEMBERSHIP_ADDED, actor, customer=customer, person=person,
                     role=role.value, mobile=mobile is not None)
         return membership

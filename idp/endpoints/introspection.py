@@ -26,11 +26,14 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def introspect_token(self, token):
         answer = {
-            "active": True, "client_id": token.client_id, "token_type":
-            "Bearer" if token.kind == "access_token" else "refresh_token",
+            "active": True, "client_id": token.client_id,
             "exp": token.expires_at, "iat": token.issued_at, "sub": token.subject,
             "aud": token.audience, "iss": current_app.config["KEYHOLDER"].ISSUER,
         }
+        if token.kind == "access_token":
+            # RFC 7662 §2.2: "token_type" is an access token's type (RFC 6749
+            # §7.1); a refresh token has none, so it is left out.
+            answer["token_type"] = "Bearer"
         if token.scope:
             answer["scope"] = token.scope
         if token.jti:

@@ -84,6 +84,10 @@ class DeviceAuthorizationEndpoint(_DeviceAuthorizationEndpoint):
             ("Pragma", "no-cache")]
 
 
+class InvalidDeviceCode(InvalidGrantError):
+    description = "This device code is not valid: it is unknown, used already, or another client's."
+
+
 class DeviceCredential:
     """What Authlib's grant asks of a device request."""
 
@@ -106,11 +110,20 @@ class DeviceCredential:
 class DeviceCodeGrant(IssuingGrant, _DeviceCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
+    def authenticate_token_endpoint_client(self):
+        # Authlib sets request.client only after query_device_credential, which needs it.
+        self.request.client = super().authenticate_token_endpoint_client()
+        return self.request.client
+
     def query_device_credential(self, device_code):
+        """RFC 8628 §3.5 with RFC 6749 §5.2: a device code that is unknown,
+        spent or another client's is ``invalid_grant`` (Authlib would answer
+        ``invalid_request`` or ``unauthorized_client``), the same for all three."""
         row = database.session().scalar(select(DeviceAuthorization).where(
             DeviceAuthorization.device_code_hash == issuing.digest(device_code)))
-        if row is None or row.redeemed_at is not None:
-            return None  # a redeemed code is spent (RFC 8628 §3.5: invalid_grant)
+        if row is None or row.redeemed_at is not None or \
+                row.client_id != self.request.client.get_client_id():
+            raise InvalidDeviceCode()
         return DeviceCredential(row)
 
     def query_user_grant(self, user_code):

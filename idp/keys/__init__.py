@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from idp.keys.errors import KeyStoreError, NoActiveKey, UnknownKey
+from idp.keys.errors import AlreadyRevoked, KeyStoreError, NoActiveKey, UnknownKey
 from idp.keys.material import ALGORITHMS
 from idp.keys.records import KeyInfo, KeyState
 from idp.keys.store import KeyStore
@@ -16,8 +16,9 @@ from idp.keys.store import KeyStore
 if TYPE_CHECKING:
     from idp.settings import Settings
 
-__all__ = ["ALGORITHMS", "EXTENSION", "RETENTION_MARGIN", "KeyInfo", "KeyState", "KeyStore",
-           "KeyStoreError", "NoActiveKey", "UnknownKey", "key_store", "retention_seconds"]
+__all__ = ["ALGORITHMS", "EXTENSION", "RETENTION_MARGIN", "AlreadyRevoked", "KeyInfo",
+           "KeyState", "KeyStore", "KeyStoreError", "NoActiveKey", "UnknownKey", "key_store",
+           "retention_seconds"]
 
 EXTENSION = "keyholder.keys"
 

@@ -1,5 +1,5 @@
-"""``keyholder keys list|rotate|retire``: the operator's signing-key
-commands. A refusal prints one ``Error:`` line and exits 1."""
+"""``keyholder keys list|rotate|retire|revoke``: the operator's signing-key
+commands. A refusal prints one ``Error:`` line, exits 1 and changes nothing."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ from functools import wraps
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
-from idp.keys import ALGORITHMS, KeyInfo, KeyStoreError, key_store
+from claims.jwks import DEFAULT_MAX_AGE
+from idp import database
+from idp.directory.services import OPERATOR, AuditAction, Directory
+from idp.keys import ALGORITHMS, KeyInfo, KeyState, KeyStoreError, key_store
 
-keys_group = AppGroup("keys", help="The signing keys: next -> active -> retired.")
+keys_group = AppGroup("keys", help="The signing keys: next -> active -> retired "
+                                   "(or revoked, when one may be compromised).")
 
-COLUMNS = ("KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "PUBLISHED UNTIL")
+COLUMNS = ("KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRED", "REVOKED",
+           "PUBLISHED UNTIL")
 
 
 def refusing(func: Callable) -> Callable:
@@ -37,7 +43,7 @@ def list_command() -> None:
         click.echo("No signing keys yet: `keyholder init` creates them.")
         return
     rows = [COLUMNS] + [(k.kid, k.alg, k.state.value, _time(k.created_at),
-                         _time(k.activated_at), _time(k.retired_at),
+                         _time(k.activated_at), _time(k.retired_at), _time(k.revoked_at),
                          _time(k.published_until)) for k in keys]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     for row in rows:
@@ -59,9 +65,35 @@ def rotate_command(alg: str | None) -> None:
 @click.argument("kid")
 @refusing
 def retire_command(kid: str) -> None:
-    """Retire one key now (e.g. a suspected leak). It stays published until
-    the tokens it signed have expired."""
+    """Retire one key now. It stays published until the tokens it signed have
+    expired (for a key that may be compromised, use `keys revoke`)."""
     _report(key_store(current_app).retire(kid))
+
+
+@keys_group.command("revoke", context_settings={"ignore_unknown_options": True})
+@click.argument("kid")
+@refusing
+def revoke_command(kid: str) -> None:
+    """Revoke a key that may be compromised: it leaves the JWKS at once and
+    nothing it signed is accepted any more (introspection, UserInfo); an
+    active key is replaced by the next one. Audited."""
+    changed = key_store(current_app).revoke(kid)
+    # The key store is changed first: a revocation must not wait for the
+    # database, and an audit event must never tell of one that did not happen.
+    (revoked,) = [key for key in changed if key.kid == kid]
+    replaced_by = [key.kid for key in changed if key.state is KeyState.ACTIVE]
+    _report(changed)
+    session = database.session()
+    try:
+        Directory(session).record(AuditAction.KEY_REVOKED, OPERATOR, kid=kid, alg=revoked.alg,
+                                  replaced_by=replaced_by[0] if replaced_by else None)
+        session.commit()
+    except SQLAlchemyError as error:
+        session.rollback()
+        raise click.ClickException(f"signing key {kid} is revoked, but the audit event could "
+                                   f"not be written ({type(error).__name__})") from None
+    click.echo(f"Relying parties drop it when they next fetch the JWKS (the claims toolkit "
+               f"within {DEFAULT_MAX_AGE:.0f} s).")
 
 
 def _report(keys: list[KeyInfo]) -> None:

@@ -1,11 +1,12 @@
-"""The rules that change the store (ensure, rotate, retire), written as a
+"""The rules that change the store (ensure, rotate, retire, revoke), written as a
 :class:`Plan` over the keys read under the lock, then applied to the folder.
 
 Readers take no lock and may read the folder half-way through a change, so a
 plan is written in this order: new keys, then activations, then retirements,
-then deletions. In between, a reader may see an extra next key (harmless: it
-is published) or two active keys for one algorithm (it signs with the most
-recently activated); it never sees an algorithm without an active key."""
+then revocations, then deletions. In between, a reader may see an extra next
+key (harmless: it is published) or two active keys for one algorithm (it
+signs with the most recently activated); it never sees an algorithm without
+an active key."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from idp.keys import files
-from idp.keys.errors import KeyStoreError, UnknownKey
+from idp.keys.errors import AlreadyRevoked, KeyStoreError, UnknownKey
 from idp.keys.records import KeyRecord, KeyState, display_order
 
 log = logging.getLogger("keyholder.keys")
@@ -61,6 +62,11 @@ class Plan:
         self._after[record.kid] = replace(record, state=KeyState.RETIRED,
                                           retired_at=self.now, private_pem=None)
 
+    def revoke(self, record: KeyRecord) -> None:
+        # Unpublished at once, and the private key goes with it.
+        self._after[record.kid] = replace(record, state=KeyState.REVOKED,
+                                          revoked_at=self.now, private_pem=None)
+
     def complete(self, alg: str) -> None:
         """One active and at least one next key for ``alg``. A missing active
         key is the oldest next one (it has been published longest); only a
@@ -87,13 +93,15 @@ class Plan:
 
     def apply(self, directory: Path) -> None:
         expired = [kid for kid, r in self._after.items()
-                   if not r.is_published(self.now, self.retention)]
+                   if not r.is_kept(self.now, self.retention)]
         changed = self.changed()
         ordered = ([r for r in changed if r.kid in self._created]
                    + [r for r in changed if r.kid not in self._created
                       and r.state is KeyState.ACTIVE]
                    + [r for r in changed if r.kid not in self._created
-                      and r.state is not KeyState.ACTIVE])
+                      and r.state not in (KeyState.ACTIVE, KeyState.REVOKED)]
+                   + [r for r in changed if r.kid not in self._created
+                      and r.state is KeyState.REVOKED])
         for record in ordered:
             files.write(directory, files.file_name(record.kid), record.to_json())
             log.info("signing key %s (%s) is now %s", record.kid, record.alg, record.state)
@@ -127,9 +135,24 @@ def retire(plan: Plan, kid: str) -> None:
     """Take one key out of use now (an emergency): an active key is replaced
     by the next one, and a new next key is made."""
     record = plan.get(kid)
+    if record.state is KeyState.REVOKED:
+        raise AlreadyRevoked(kid, record.revoked_at)
     if record.state is KeyState.RETIRED:
         until = record.published_until(plan.retention)
         raise KeyStoreError(f"signing key {kid} is already retired "
                             f"(published until {until:%Y-%m-%d %H:%M:%S}Z)")
     plan.retire(record)
+    plan.complete(record.alg)
+
+
+def revoke(plan: Plan, kid: str) -> None:
+    """Stop trusting a key that may be compromised: whatever its state, it
+    leaves the JWKS and nothing it signed verifies any more. An active key
+    is replaced by the next one (published since the last rotation, so
+    relying parties have it), and a new next key is made, so that a key is
+    still published before it signs."""
+    record = plan.get(kid)
+    if record.state is KeyState.REVOKED:
+        raise AlreadyRevoked(kid, record.revoked_at)
+    plan.revoke(record)
     plan.complete(record.alg)

@@ -1,11 +1,14 @@
 """The signing-key store: the provider's ES256 and RS256 keys in one folder
-shared by every provider process, each key moving next -> active -> retired.
+shared by every provider process, each key moving next -> active -> retired,
+or revoked from any of these when it may be compromised.
 
 Each :class:`KeyStore` keeps the keys it has read (decrypting is slow) and,
 at most every ``reload_interval`` seconds, checks whether the folder changed:
 a rotation made by ``keyholder keys rotate`` in another process is seen by a
-running server within about a second, without a restart. Changes take an
-exclusive lock on the folder (see :mod:`idp.keys.files`)."""
+running server within about a second, without a restart. A revocation is
+seen the same way: the key leaves the JWKS and stops verifying within that
+second, in every process. Changes take an exclusive lock on the folder (see
+:mod:`idp.keys.files`)."""
 
 from __future__ import annotations
 
@@ -69,7 +72,7 @@ class KeyStore:
     # -- reading -----------------------------------------------------------
 
     def list(self) -> list[KeyInfo]:
-        """Every key in the folder: active, then next, then retired."""
+        """Every key in the folder: active, then next, retired, revoked."""
         return [record.info(self.retention) for record in self._current().records]
 
     def signing_key(self, alg: str) -> JoseKey:
@@ -84,7 +87,8 @@ class KeyStore:
 
     def jwks_bytes(self) -> bytes:
         """The public JWKS (RFC 7517 §5): active, next and retired keys still
-        in their retention. Computed once per change of the store."""
+        in their retention; never a revoked key. Computed once per change of
+        the store (a revocation is a change: the folder's digest moves)."""
         view = self._current()
         now = self._now()
         with self._lock:
@@ -100,7 +104,8 @@ class KeyStore:
             return view.jwks
 
     def public_key(self, kid: str) -> JoseKey | None:
-        """The public key ``kid`` if it is published, to verify our own tokens."""
+        """The public key ``kid`` if it is published, to verify our own tokens
+        (None for a revoked key: what it signed is trusted nowhere)."""
         view = self._current()
         if any(r.kid == kid for r in self._published(view, self._now())):
             return view.public[kid]
@@ -128,9 +133,17 @@ class KeyStore:
         return self._report(self._change(lambda plan: rotation.rotate(plan, algorithms)))
 
     def retire(self, kid: str) -> list[KeyInfo]:
-        """Retire one key at once (a suspected leak, say). Returns the keys changed.
-        Raises :class:`UnknownKey`, or :class:`KeyStoreError` if already retired."""
+        """Retire one key at once: it signs no more but stays published until
+        its tokens expire. Returns the keys changed. Raises :class:`UnknownKey`,
+        or :class:`KeyStoreError` if already retired or revoked."""
         return self._report(self._change(lambda plan: rotation.retire(plan, kid)))
+
+    def revoke(self, kid: str) -> list[KeyInfo]:
+        """Revoke a key that may be compromised: out of the JWKS at once and
+        trusted for nothing it signed; an active key is replaced (see
+        :func:`rotation.revoke`). Returns the keys changed, the revoked one
+        included. Raises :class:`UnknownKey` or :class:`AlreadyRevoked`."""
+        return self._report(self._change(lambda plan: rotation.revoke(plan, kid)))
 
     def _change(self, rule: Callable[[rotation.Plan], None]) -> rotation.Plan:
         with self._lock, files.locked(self.directory):

@@ -1,10 +1,16 @@
 """Alembic environment: the engine comes from ``keyholder init`` (or the
-settings, when a developer runs ``alembic`` by hand)."""
+settings, when a developer runs ``alembic`` by hand).
+
+Every upgrade or downgrade runs in one transaction of
+:func:`idp.schema.migration_connection`, which on SQLite migrates with
+foreign keys off (so that copying a table loses no rows) and checks them
+before the commit."""
 
 from alembic import context
 
 import idp.models  # noqa: F401  (registers every table)
 from idp.database import Base, UTCDateTime, create_database_engine
+from idp.schema import migration_connection
 from idp.settings import load_settings
 
 config = context.config
@@ -19,7 +25,9 @@ def render_item(type_, obj, autogen_context):
 
 engine = config.attributes.get("engine") or create_database_engine(load_settings().DATABASE_URL)
 
-with engine.connect() as connection:
+with migration_connection(engine) as connection:
+    # The transaction is the connection's: Alembic sees it and does not
+    # commit per migration (its default on SQLite).
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -27,5 +35,4 @@ with engine.connect() as connection:
         compare_type=True,
         render_item=render_item,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    context.run_migrations()

@@ -91,9 +91,10 @@ def _looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and len(token) <= MAX_TOKEN_LENGTH
 
 
-def _published_key(app: Flask):
+def published_key(app: Flask):
     """joserfc key resolver: the published key the header names, or refuse
-    (no kid, an unknown kid: never a guess, never a key from the token)."""
+    (no kid, an unknown or revoked kid: never a guess, never a key from the
+    token). One resolver for every JWT we are shown: access tokens, hints."""
     store = key_store(app)
 
     def resolve(token):
@@ -111,7 +112,7 @@ def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
     if not _looks_like_jwt(token):
         return None
     try:
-        decoded = jwt.decode(token, _published_key(app), algorithms=ACCESS_TOKEN_ALGORITHMS)
+        decoded = jwt.decode(token, published_key(app), algorithms=ACCESS_TOKEN_ALGORITHMS)
         typ = decoded.header.get("typ")
         if not isinstance(typ, str) or typ.lower() not in {"at+jwt", "application/at+jwt"}:
             return None  # an ID token is never an access token (RFC 9068 §4)
@@ -174,4 +175,4 @@ def find(app: Flask, db: Session, token: str, hint: str | None) -> PresentedToke
     return None
 
 
-__all__ = ["PresentedToken", "access_token", "find", "refresh_token"]
+__all__ = ["PresentedToken", "access_token", "find", "published_key", "refresh_token"]

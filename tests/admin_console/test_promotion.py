@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from admin_console.eligibility import WRONG_NUMBER, Refusal
-from admin_console.promotion import PERSON_LIMIT, announce_intent, become_administrator
+from admin_console.promotion import PERSON_LIMIT, become_administrator
 from claims.schema import Role
 from idp import database
 from idp.directory.models import Membership, PersonStatus
@@ -107,17 +107,7 @@ def test_every_refusal_says_why_and_changes_nothing(app, db, smith, change, type
         assert action == "promotion.refused" and details == {"refusal": "wrong_number"}
 
 
-def test_residential_with_an_administrator_refuses(app, db):
-    home = CustomerFactory(residential=True, number="987654321")
-    MembershipFactory(customer=home, administrator=True)
-    emma = MembershipFactory(customer=home)
-    db.commit()
-    before = directory_state(app)
-    result = promote(app, emma, "987654321")
-    assert result.code is Refusal.RESIDENTIAL_TAKEN
-    assert "has one administrator, and it has one already" in result.message
-    assert "hand administration over" in result.message
-    assert directory_state(app) == before
+# A residential customer with an administrator: tests/admin_console/test_residential_rule.py.
 
 
 def test_residential_without_administrator_accepts_one(app, db):
@@ -150,17 +140,6 @@ def test_wrong_numbers_are_limited_per_address_too(app, db, smith):
             promote(app, member, f"88888888{i}", address="198.51.100.7")
     assert promote(app, mary, address="198.51.100.7").code is Refusal.THROTTLED
     assert promote(app, mary, address="198.51.100.8")  # another address is not blocked
-
-
-def test_letting_the_administrators_know(app, smith):
-    customer, mary = smith[0], smith[3]
-    told = announce_intent(app, mary.person_id, customer.id)
-    assert set(told) == {"Philip Smith", "Anna Smith"}
-    kinds = {(kind, to) for kind, to, _ in outbox(app)}
-    assert kinds == {("promotion.intent", "philip@smith.example"),
-                     ("promotion.intent", "anna@smith.example")}
-    assert role_of(app, mary) is Role.USER
-    assert audit(app)[-1][0] == "promotion.intent_announced"
 
 
 def test_the_number_is_compared_as_a_string(app, db):

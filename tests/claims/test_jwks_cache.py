@@ -1,6 +1,7 @@
 """Discovery and the JWKS cache: the issuer is checked, the provider being down
 or answering garbage fails closed (ProviderUnavailable), refetches are
-rate-limited, a bad key in a good set is left out alone."""
+rate-limited, a bad key in a good set is left out alone, and a key the
+provider withdrew (revoked) is dropped once the key set is ``max_age`` old."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from claims import (
     UnknownKey,
 )
 from claims.discovery import MAX_DOCUMENT
-from claims.jwks import parse_jwk
+from claims.jwks import DEFAULT_MAX_AGE, parse_jwk
 from tests.claims.provider_double import AUDIENCE, SUBJECT, ProviderDouble, public
 
 DISCOVERY = "/.well-known/openid-configuration"
@@ -125,6 +126,59 @@ def test_the_refetch_rate_limit(provider_double, verifier, minter, keys, clock):
         clock.advance(1)
     # The initial fetch, then one per 30-second interval.
     assert provider_double.hits["/jwks.json"] == 1 + 3
+
+
+def test_a_withdrawn_key_is_dropped_at_the_first_token_after_max_age(provider_double, verifier,
+                                                                    minter, keys, clock):
+    """The provider revoked its EC key: it left the JWKS. No token names an
+    unknown kid (the RSA key stays), yet the EC key must stop verifying."""
+    assert DEFAULT_MAX_AGE == 300  # the provider's JWKS Cache-Control max-age
+    assert verifier.verify_access_token(minter.access(keys.ec)).subject == SUBJECT
+    provider_double.publish(keys.rsa)
+    clock.advance(DEFAULT_MAX_AGE - 1)  # the documented bound: still trusted until then
+    assert verifier.verify_access_token(minter.access(keys.ec)).subject == SUBJECT
+    assert provider_double.hits["/jwks.json"] == 1
+    clock.advance(1)
+    with pytest.raises(UnknownKey):
+        verifier.verify_access_token(minter.access(keys.ec))
+    assert verifier.verify_access_token(minter.access(keys.rsa)).subject == SUBJECT
+    assert provider_double.hits["/jwks.json"] == 2
+    clock.advance(1)
+    with pytest.raises(UnknownKey):  # gone for good, without a fetch per token
+        verifier.verify_access_token(minter.access(keys.ec))
+    assert provider_double.hits["/jwks.json"] == 2
+
+
+def test_the_refresh_bound_is_a_setting(provider_double, minter, keys, clock):
+    verifier = TokenVerifier(provider_double.url, audience=AUDIENCE, clock=clock,
+                             jwks_max_age=60)
+    verifier.verify_access_token(minter.access(keys.ec))
+    provider_double.publish(keys.rsa)
+    clock.advance(60)
+    with pytest.raises(UnknownKey):
+        verifier.verify_access_token(minter.access(keys.ec))
+    with pytest.raises(ValueError, match="jwks_max_age cannot be negative"):
+        TokenVerifier(provider_double.url, audience=AUDIENCE, jwks_max_age=-1)
+
+
+def test_a_failed_refresh_keeps_the_known_keys_and_is_tried_again(provider_double, verifier,
+                                                                  minter, keys, clock):
+    verifier.verify_access_token(minter.access(keys.ec))
+    provider_double.jwks_status = 503
+    clock.advance(DEFAULT_MAX_AGE)
+    assert verifier.verify_access_token(minter.access(keys.ec)).subject == SUBJECT
+    assert provider_double.hits["/jwks.json"] == 2  # the refresh was tried
+    clock.advance(29)
+    assert verifier.verify_access_token(minter.access(keys.ec)).subject == SUBJECT
+    assert provider_double.hits["/jwks.json"] == 2  # not again within refetch_interval
+    with pytest.raises(ProviderUnavailable):  # an unknown kid still needs the provider
+        verifier.verify_access_token(minter.access(keys.attacker))
+    provider_double.jwks_status = 200
+    provider_double.publish(keys.rsa)  # back, without the EC key
+    clock.advance(1)
+    with pytest.raises(UnknownKey):
+        verifier.verify_access_token(minter.access(keys.ec))
+    assert provider_double.hits["/jwks.json"] == 3
 
 
 def test_a_bad_key_in_a_good_set_is_left_out_alone(provider_double, verifier, minter, keys):

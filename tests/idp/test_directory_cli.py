@@ -1,10 +1,13 @@
 """``keyholder customer|person|member``: results, and bad input that exits
 non-zero with one line and changes nothing (on SQLite and PostgreSQL)."""
 
+import sqlite3
+
 import pytest
 
 from claims.schema import Role
-from idp import PASSWORDS, database
+from idp import PASSWORDS, database, schema
+from idp.directory.cli import unit_of_work
 from idp.directory.services import Directory
 from tests.snapshots import snapshot
 
@@ -152,3 +155,77 @@ def test_a_failure_after_the_first_write_rolls_everything_back(app, runner, popu
                            input="a fine password\n")
     assert result.exit_code == 1
     assert snapshot(app) == before
+
+
+@pytest.fixture
+def household(runner, populated):
+    """The Taylor household: Thomas its administrator (added with ``person add``),
+    Emma a user; Mary (of Smith ltd) exists."""
+    for args, stdin in (
+            (["customer", "add", "987654321", "--name", "Taylor household", "--type",
+              "residential"], None),
+            (["person", "add", "thomas@taylor.example", "--name", "Thomas Taylor", "--customer",
+              "987654321", "--role", "administrator", "--password-stdin"], "thomas password\n"),
+            (["person", "add", "emma@taylor.example", "--name", "Emma Taylor", "--customer",
+              "987654321", "--password-stdin"], "emma's password\n")):
+        result = runner.invoke(args=args, input=stdin)
+        assert result.exit_code == 0, result.output
+    return "987654321"
+
+
+SECOND_ADMINISTRATOR = [
+    (["person", "add", "anna@taylor.example", "--name", "Anna Taylor", "--customer",
+      "987654321", "--role", "administrator", "--password-stdin"], "anna's password\n"),
+    (["member", "add", "mary@example.com", "--customer", "987 654 321", "--role",
+      "administrator"], None),
+    (["member", "set-role", "emma@taylor.example", "--customer", "987654321", "--role",
+      "administrator"], None),
+]
+
+
+@pytest.mark.parametrize(("args", "stdin"), SECOND_ADMINISTRATOR,
+                         ids=[" ".join(a[:2]) for a, _ in SECOND_ADMINISTRATOR])
+def test_a_household_gets_no_second_administrator_from_the_command_line(
+        app, runner, household, args, stdin):
+    before = snapshot(app)
+    result = runner.invoke(args=args, input=stdin)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Error: Customer 987654321 is residential and has an administrator (Thomas Taylor); "
+        "a residential customer has one at most. Set that role to user first."]
+    assert snapshot(app) == before
+
+
+def test_a_business_gets_as_many_administrators_as_it_likes(app, runner, populated):
+    for email in ("philip@example.com", "anna@example.com"):
+        result = runner.invoke(args=["person", "add", email, "--name", "Admin", "--customer",
+                                     populated, "--role", "administrator", "--password-stdin"],
+                               input="a fine password\n")
+        assert result.exit_code == 0, result.output
+        assert lookup(app, email)[1] == [(populated, Role.ADMINISTRATOR, None)]
+
+
+def test_a_household_whose_administrator_stepped_down_takes_a_new_one(app, runner, household):
+    down = runner.invoke(args=["member", "set-role", "thomas@taylor.example", "--customer",
+                               household, "--role", "user"])
+    assert down.exit_code == 0, down.output
+    up = runner.invoke(args=["member", "add", "mary@example.com", "--customer", household,
+                             "--role", "administrator"])
+    assert up.exit_code == 0, up.output
+    assert lookup(app, "mary@example.com")[1] == [
+        ("123456789", Role.USER, None), (household, Role.ADMINISTRATOR, None)]
+
+
+def test_a_command_holds_the_sqlite_writers_lock_from_its_start(make_app, tmp_path):
+    # The customer's lock of a promotion, on SQLite: a second writer cannot
+    # begin until the command is done (no read-then-write race, no "locked").
+    path = tmp_path / "k.db"
+    app = make_app(f"sqlite:///{path}")
+    schema.upgrade(database.engine(app))
+    with app.app_context(), unit_of_work():
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        finally:
+            other.close()

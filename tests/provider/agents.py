@@ -160,3 +160,13 @@ class UserAgent:
         assert params.get("state") == authorization.state
         assert "code" in params, params
         return params["code"]
+
+
+def issued_tokens(rp: RelyingParty, email: str, password: str) -> dict:
+    """Sign in as ``email`` through ``rp``'s code flow; the token response."""
+    agent = UserAgent(rp.issuer)
+    authorization = rp.authorization()
+    code = agent.code_for(rp, authorization, email=email, password=password)
+    response = rp.redeem(code, authorization.verifier)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -12,6 +12,7 @@ import requests
 
 from idp.demo import PEOPLE
 from tests.provider.agents import UserAgent
+from tests.snapshots import snapshot
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -90,3 +91,48 @@ def test_an_unreachable_client_does_not_hold_up_the_logout(provider):
     agent.code_for(rp, authorization, email=MARY.email, password=MARY.password)
     out = agent.submit(agent.get("/"), {}, action="/logout")
     assert out.status_code == 200 and "You are signed out" in out.text
+
+
+def test_only_an_id_token_is_a_logout_hint(provider, receiver):
+    """Any JWT we sign carries our signature. Mary's access token, or a logout
+    token a relying party received, given as id_token_hint must not sign
+    Mary out (here and, through back-channel logout, everywhere): an error
+    page, the session and its tokens alive, nothing sent, nothing changed."""
+    base, received = receiver
+    bye = "http://127.0.0.1:9/cloud/bye"
+    cloud = provider.register("Cloud", "web", backchannel_logout_uri=f"{base}/cloud",
+                              post_logout_redirect_uris=[bye])
+    agent = UserAgent(provider.url)
+
+    def signed_in() -> dict:
+        authorization = cloud.authorization()
+        code = agent.code_for(cloud, authorization, email=MARY.email, password=MARY.password)
+        return cloud.redeem(code, authorization.verifier).json()
+
+    def refused(hint: str, tokens: dict, deliveries: int) -> None:
+        before = snapshot(provider.app)
+        page = agent.get("/logout", params={"id_token_hint": hint, "state": "s",
+                                            "post_logout_redirect_uri": bye})
+        assert page.status_code == 400
+        assert "The &#39;id_token_hint&#39; is not an ID token." in page.text
+        assert "<code>invalid_request</code>" in page.text
+        assert snapshot(provider.app) == before
+        time.sleep(0.3)  # a back-channel POST would be on its way by now
+        assert len(received) == deliveries
+        assert agent.get("/").status_code == 200  # still signed in
+        assert cloud.introspect(tokens["access_token"]).json()["active"] is True
+
+    first = signed_in()
+    assert pyjwt.get_unverified_header(first["access_token"])["typ"] == "at+jwt"
+    refused(first["access_token"], first, 0)
+    # The control: the ID token signs out at once, redirects, and tells Cloud.
+    out = agent.get("/logout", params={"id_token_hint": first["id_token"], "state": "s",
+                                       "post_logout_redirect_uri": bye})
+    assert out.status_code == 302 and out.headers["Location"] == f"{bye}?state=s"
+    ((path, logout_token),) = wait_for(received, 1)
+    assert path == "/cloud" and agent.get("/").headers["Location"].endswith("/login")
+
+    # A logout token names a registered client as audience, our issuer and Mary.
+    second = signed_in()
+    assert pyjwt.get_unverified_header(logout_token)["typ"] == "logout+jwt"
+    refused(logout_token, second, 1)

@@ -1,6 +1,7 @@
 """The device authorization grant (RFC 8628) for TV boxes: the code on the
 screen, the verification page, approval, polling, one redemption."""
 
+import secrets
 import time
 
 import jwt as pyjwt
@@ -8,10 +9,13 @@ import pytest
 import requests
 from sqlalchemy import update
 
+from claims.policy import entitlements_for
+from claims.schema import Channel, CustomerType, Role
 from idp import database
 from idp.demo import PEOPLE
 from idp.device import WRONG_CODES
 from idp.directory.models import utcnow
+from idp.grants.device_code import INTERVAL, LIFETIME
 from idp.tokens.models import DeviceAuthorization
 from tests.provider.agents import UserAgent
 
@@ -38,6 +42,24 @@ def poll(provider, tv, device_code):
         "grant_type": GRANT, "device_code": device_code, "client_id": tv.client_id})
 
 
+def error_of(response, status=400) -> str:
+    """The error code of a token-endpoint error, after its exact status."""
+    assert response.status_code == status, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.json()["error"]
+
+
+def tokens_of(response) -> dict:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def waited_its_interval(provider):
+    with database.new_session(provider.app) as session:
+        session.execute(update(DeviceAuthorization).values(last_polled_at=None))
+        session.commit()
+
+
 def approve(provider, device, person, decision="allow", customer=None):
     agent = UserAgent(provider.url)
     first = agent.get(device["verification_uri_complete"])
@@ -54,37 +76,56 @@ def approve(provider, device, person, decision="allow", customer=None):
 def test_the_tv_gets_tokens_once_the_person_allows(provider, tv):
     device = start(provider, tv)
     assert device["verification_uri"] == f"{provider.url}/device"
-    assert device["interval"] == 5 and device["expires_in"] <= 1800
-    assert poll(provider, tv, device["device_code"]).json()["error"] == "authorization_pending"
-    assert poll(provider, tv, device["device_code"]).json()["error"] == "slow_down"
+    assert (device["interval"], device["expires_in"]) == (INTERVAL, LIFETIME) == (5, 600)
+    assert error_of(poll(provider, tv, device["device_code"])) == "authorization_pending"
+    assert error_of(poll(provider, tv, device["device_code"])) == "slow_down"
     _, done = approve(provider, device, PHILIP)
-    assert "Your TV is connected" in done.text
+    assert done.status_code == 200 and "Your TV is connected" in done.text
     time.sleep(0.1)
-    with database.new_session(provider.app) as session:  # the device waited its interval
-        session.execute(update(DeviceAuthorization).values(last_polled_at=None))
-        session.commit()
-    tokens = poll(provider, tv, device["device_code"]).json()
+    waited_its_interval(provider)
+    tokens = tokens_of(poll(provider, tv, device["device_code"]))
     access = pyjwt.decode(tokens["access_token"], options={"verify_signature": False})
-    assert access["role"] == "administrator" and "tv" in access["entitlements"]
-    assert "onedrive" not in access["entitlements"]  # a TV is not the web site
+    assert access["role"] == "administrator"
+    # A TV is the app channel, not the web site: everything but OneDrive.
+    assert access["entitlements"] == list(entitlements_for(
+        Role.ADMINISTRATOR, CustomerType.BUSINESS, Channel.APP, has_own_mobile=True))
+    assert "tv" in access["entitlements"] and "onedrive" not in access["entitlements"]
     id_token = pyjwt.decode(tokens["id_token"], options={"verify_signature": False})
     assert id_token["name"] == PHILIP.name and id_token["aud"] == [tv.client_id]
-    again = poll(provider, tv, device["device_code"])
-    assert again.status_code == 400 and again.json()["error"] in {"invalid_request",
-                                                                    "invalid_grant"}
+    assert error_of(poll(provider, tv, device["device_code"])) == "invalid_grant"  # spent
+
+
+def test_an_unknown_device_code_is_invalid_grant(provider, tv):
+    start(provider, tv)
+    assert error_of(poll(provider, tv, secrets.token_urlsafe(32))) == "invalid_grant"
+
+
+def test_another_clients_device_code_is_invalid_grant(provider, tv):
+    other = provider.register("Other TV", "device", redirect_uris=[])
+    device = start(provider, tv)
+    assert error_of(poll(provider, other, device["device_code"])) == "invalid_grant"
+    # Refused before it counted as a poll: the TV's own first poll is not "slow_down".
+    assert error_of(poll(provider, tv, device["device_code"])) == "authorization_pending"
+
+
+def test_a_missing_device_code_is_invalid_request(provider, tv):
+    response = requests.post(f"{provider.url}/token", timeout=10,
+                             data={"grant_type": GRANT, "client_id": tv.client_id})
+    assert error_of(response) == "invalid_request"
 
 
 def test_denied_is_access_denied(provider, tv):
     device = start(provider, tv)
     _, done = approve(provider, device, PHILIP, decision="deny")
-    assert "You did not allow it" in done.text
-    assert poll(provider, tv, device["device_code"]).json()["error"] == "access_denied"
+    assert done.status_code == 200 and "You did not allow it" in done.text
+    assert error_of(poll(provider, tv, device["device_code"])) == "access_denied"
 
 
 def test_a_person_in_two_customers_chooses_one(provider, tv):
     device = start(provider, tv)
-    approve(provider, device, THOMAS, customer="987654321")
-    tokens = poll(provider, tv, device["device_code"]).json()
+    _, done = approve(provider, device, THOMAS, customer="987654321")
+    assert done.status_code == 200 and "Your TV is connected" in done.text
+    tokens = tokens_of(poll(provider, tv, device["device_code"]))
     access = pyjwt.decode(tokens["access_token"], options={"verify_signature": False})
     assert access["customer_number"] == "987654321" and access["role"] == "administrator"
 
@@ -94,7 +135,7 @@ def test_an_expired_code_is_expired_token(provider, tv):
     with database.new_session(provider.app) as session:
         session.execute(update(DeviceAuthorization).values(expires_at=utcnow()))
         session.commit()
-    assert poll(provider, tv, device["device_code"]).json()["error"] == "expired_token"
+    assert error_of(poll(provider, tv, device["device_code"])) == "expired_token"
 
 
 def test_wrong_codes_are_refused_and_limited(provider, tv):
@@ -113,8 +154,7 @@ def test_wrong_codes_are_refused_and_limited(provider, tv):
 def test_only_device_clients_use_the_device_endpoint(provider, web):
     response = requests.post(f"{provider.url}/device_authorization", timeout=10,
                              data={"scope": "openid"}, auth=web.auth)
-    assert response.status_code in {400, 401}
-    assert response.json()["error"] == "unauthorized_client"
+    assert error_of(response) == "unauthorized_client"  # authenticated, so 400 (RFC 6749 §5.2)
 
 
 def test_discovery_advertises_the_device_endpoint(provider):

@@ -46,9 +46,14 @@ def test_a_caller_the_token_is_not_for_learns_nothing(provider, web):
 
 def test_introspection_of_a_refresh_token(provider, web):
     tokens = user_tokens(provider, web)
-    seen = web.introspect(tokens["refresh_token"], token_type_hint="refresh_token").json()
-    assert seen["active"] is True and seen["token_type"] == "refresh_token"
-    assert seen["client_id"] == web.client_id
+    response = web.introspect(tokens["refresh_token"], token_type_hint="refresh_token")
+    assert response.status_code == 200
+    seen = response.json()
+    assert seen["active"] is True and seen["client_id"] == web.client_id
+    # RFC 7662 §2.2: token_type is an access token's type; a refresh token has none.
+    assert "token_type" not in seen
+    access = web.introspect(tokens["access_token"]).json()
+    assert access["active"] is True and access["token_type"] == "Bearer"
     web.refresh(tokens["refresh_token"])
     assert web.introspect(tokens["refresh_token"]).json() == {"active": False}  # spent
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import urlsplit
 
 import jwt as pyjwt
 import pytest
@@ -56,9 +57,13 @@ def deliver(service, token) -> requests.Response:
 
 
 def signed_in(browser: Browser, service) -> bool:
+    """True: the service's page (200); False: sent to its sign-in (302 to /login)."""
     response = browser.get(service.url + "/")
-    assert response.status_code in {200, 302}, response.status_code
-    return response.status_code == 200
+    if response.status_code == 200:
+        return True
+    assert response.status_code == 302, response.status_code
+    assert urlsplit(response.headers["Location"]).path == "/login", response.headers["Location"]
+    return False
 
 
 @pytest.fixture
