@@ -18,10 +18,11 @@ demo: $(STAMP)
 
 # In CI every test is listed by name, so the log shows each [sqlite] and [postgresql] case.
 test: $(STAMP) lint
-	$(BIN)/pytest $(if $(CI),-v)
+	$(BIN)/pytest -n auto $(if $(CI),-v)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,3 +1,20 @@
 """The admin console (a blueprint mounted in the provider at ``/console``):
 my role, become administrator, the administrators, exclusions, hand-over,
-the audit trail, and e-mail notifications through an outbox."""
+the audit trail; e-mails go through the provider's outbox.
+
+:func:`init_app` mounts it on a provider app (the assembly, :mod:`keyholder`,
+does), with the operator's ``keyholder member set-role``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from admin_console import administrators_views, views  # noqa: F401 (they register the routes)
+from admin_console.blueprint import blueprint
+from admin_console.cli import set_role_command
+from idp.directory.cli import member_group
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)
+    member_group.add_command(set_role_command)

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from admin_console import mail
 from admin_console.eligibility import Refusal, Refused
 from admin_console.promotion import Promoted, promote
-from claims.schema import CustomerType, Role
-from idp import database
+from claims.vocabulary import CustomerType, Role
 from idp.directory import locks
 from idp.directory.administrators import make_administrator
 from idp.directory.models import Customer, Membership, Person, utcnow
 from idp.directory.services import OPERATOR, AuditAction, Directory, person_actor
+from idp.infrastructure import database
+from idp.outbox import mail
 
 
 @dataclass(frozen=True)

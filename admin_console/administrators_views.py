@@ -8,11 +8,11 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from admin_console import administration, context
+from admin_console.blueprint import blueprint
 from admin_console.forms import ButtonForm, MemberForm
-from admin_console.views import blueprint
-from idp import database
 from idp.directory.locks import count_administrators
 from idp.directory.services import Directory
+from idp.infrastructure import database
 
 
 def _administrator():

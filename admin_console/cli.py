@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from admin_console.administration import set_role_by_operator
 from claims.customer_numbers import InvalidCustomerNumber
-from claims.schema import Role
+from claims.vocabulary import Role
 from idp.directory.errors import DirectoryError
 
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
-from idp import database
 from idp.directory.models import Customer, Membership, Person
 from idp.directory.services import Directory
+from idp.infrastructure import database
+from idp.infrastructure.security_headers import same_origin
 from idp.login import sessions
 from idp.login.models import SsoSession
-from idp.security_headers import same_origin
 
 CHOSEN = "console_customer"  # key in the signed Flask session
 

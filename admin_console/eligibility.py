@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from claims.policy import Allowed
-from claims.schema import Channel, Role
+from claims.vocabulary import Channel, Role
 from idp.directory.models import Customer, Membership, Person
 
 

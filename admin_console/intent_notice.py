@@ -18,11 +18,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin_console import mail
-from idp import database
 from idp.directory import locks
 from idp.directory.models import AuditEvent, Person, utcnow
 from idp.directory.services import AuditAction, Directory, person_actor
+from idp.infrastructure import database
+from idp.outbox import mail
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from admin_console import mail
 from admin_console.eligibility import (
     WRONG_NUMBER,
     Refusal,
@@ -23,13 +22,14 @@ from admin_console.eligibility import (
     residential_taken,
 )
 from claims.customer_numbers import InvalidCustomerNumber, normalise_customer_number
-from idp import database, throttle
 from idp.directory import locks
 from idp.directory.administrators import make_administrator
 from idp.directory.errors import OneAdministratorOnly
 from idp.directory.models import Customer, Membership, Person, utcnow
 from idp.directory.services import AuditAction, Directory, person_actor
-from idp.throttle import Limit
+from idp.infrastructure import database, failure_counters
+from idp.infrastructure.failure_counters import Limit
+from idp.outbox import mail
 
 HOUR = timedelta(hours=1)
 PERSON_LIMIT = 5     # wrong numbers per person per hour (DESIGN §1)
@@ -91,13 +91,13 @@ def become_administrator(app: Flask, person_id: str, typed: str, *, address: str
         actor = person_actor(person)
         context = db.get(Customer, context_customer_id) if context_customer_id else None
         limits = _limits(person, address)
-        blocked = throttle.check(db, limits)
+        blocked = failure_counters.check(db, limits)
         if blocked is not None:
             return Refused(Refusal.THROTTLED, "Too many wrong customer numbers. Please wait "
                            f"{blocked.wait_words()} and try again.")
 
         def wrong(message: str) -> Refused:
-            throttle.record_failure(db, limits)
+            failure_counters.record_failure(db, limits)
             directory.record(AuditAction.PROMOTION_REFUSED, actor, customer=context,
                              person=person, refusal=Refusal.WRONG_NUMBER.value)
             return Refused(Refusal.WRONG_NUMBER, message)

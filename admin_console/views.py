@@ -5,19 +5,18 @@ rules live in :mod:`admin_console.promotion` and :mod:`admin_console.administrat
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 
-from admin_console import context, mail
+from admin_console import context
+from admin_console.blueprint import blueprint
 from admin_console.forms import BecomeAdministratorForm, ButtonForm
 from admin_console.intent_notice import announce_intent, last_notice
 from admin_console.promotion import become_administrator
-from idp import PASSWORDS, database
-from idp.client_ip import client_ip
-from idp.login import sessions, throttle
-
-blueprint = Blueprint("console", __name__, url_prefix="/console",
-                      template_folder="templates")
-blueprint.before_request(context.guard)
+from idp.infrastructure import database
+from idp.infrastructure.client_ip import client_ip
+from idp.infrastructure.passwords import PASSWORDS
+from idp.login import login_limits, sessions
+from idp.outbox import mail
 
 REAUTHENTICATE_AFTER = 600  # seconds since the last password (DESIGN §1)
 
@@ -45,12 +44,12 @@ def _password_is_right(console, password: str) -> str | None:
     """Check the re-authentication password; None when right, else why not."""
     db = database.session()
     database.restart_as_writer(db)
-    blocked = throttle.check(db, console.person.email, client_ip())
+    blocked = login_limits.check(db, console.person.email, client_ip())
     if blocked is not None:
         return f"Too many wrong passwords. Please wait {blocked.wait_words()} and try again."
     result = current_app.extensions[PASSWORDS].verify(console.person.password_hash, password)
     if not result.ok:
-        throttle.record_failure(db, console.person.email, client_ip())
+        login_limits.record_failure(db, console.person.email, client_ip())
         db.commit()
         return "This password is not right. Please type the password you sign in with."
     sessions.reauthenticated(db, console.sso)
@@ -120,11 +119,3 @@ def tell_administrators():
         flash("This customer number has no administrator to tell. You can become "
               "administrator yourself.", "done")
     return redirect(url_for("console.home"), 303)
-
-
-@blueprint.errorhandler(403)
-def forbidden(error):
-    return render_template("console/refused.html", message=error.description), 403
-
-
-from admin_console import administrators_views  # noqa: E402,F401  (registers its routes)

@@ -7,7 +7,7 @@ depend on it alone.
 """
 
 from claims.customer_numbers import InvalidCustomerNumber, normalise_customer_number
-from claims.schema import CustomerType, Role
+from claims.vocabulary import CustomerType, Role
 
 __all__ = ["CustomerType", "InvalidCustomerNumber", "Role", "normalise_customer_number"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from claims.plugins import ClaimsRequest
 from claims.policy import entitlements_for
-from claims.schema import (
+from claims.vocabulary import (
     CUSTOMER_NUMBER,
     CUSTOMER_SCOPE,
     CUSTOMER_TYPE,

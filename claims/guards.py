@@ -38,7 +38,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 
 from claims.errors import ClaimsError, Forbidden, InvalidToken, ProviderUnavailable
 from claims.identity import Identity
-from claims.schema import Entitlement, Role
+from claims.vocabulary import Entitlement, Role
 
 EXTENSION = "claims.guard"
 log = logging.getLogger("claims.guards")

@@ -19,7 +19,7 @@ from typing import Any
 
 from claims import policy
 from claims.errors import MalformedToken, MissingEntitlement, MissingRole
-from claims.schema import (
+from claims.vocabulary import (
     CUSTOMER_NUMBER,
     CUSTOMER_SCOPE,
     CUSTOMER_TYPE,

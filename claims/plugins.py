@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from claims.schema import Channel, CustomerType, Role
+from claims.vocabulary import Channel, CustomerType, Role
 
 ENTRY_POINT_GROUP = "keyholder.claims"
 

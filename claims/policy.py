@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from claims.schema import Channel, CustomerType, Entitlement, Role
+from claims.vocabulary import Channel, CustomerType, Entitlement, Role
 
 ADMINISTRATORS = frozenset({Role.ADMINISTRATOR})
 EVERYONE = frozenset(Role)

@@ -1,4 +1,12 @@
-"""Keyholder, the OpenID Connect provider. ``create_app`` builds one instance."""
+"""Keyholder, the OpenID Connect provider. ``create_app`` builds one instance.
+
+The provider knows nothing of the console, the partner services or the demo:
+the assembly (:mod:`keyholder`) mounts the console on it. Its parts, by what
+they do: ``pages`` (what a person sees: authorization, consent, the device
+page), ``protocol`` (the authorization server, grants, endpoints, tokens),
+``infrastructure`` (database, edge, settings' helpers, serving), and the
+domain packages ``directory``, ``clients``, ``keys``, ``login`` and
+``outbox``."""
 
 from __future__ import annotations
 
@@ -10,11 +18,19 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from idp import database, edge
-from idp.passwords import Passwords
+from idp.clients import registry
+from idp.clients.cli import client_group
+from idp.directory import cli as directory_cli
+from idp.infrastructure import database, edge, health, housekeeping, migrate, security_headers
+from idp.infrastructure.passwords import PASSWORDS, Passwords
+from idp.keys.cli import keys_group
+from idp.login import views as login_views
+from idp.outbox.smtp import InvalidSmtpUrl, SmtpEndpoint
+from idp.outbox.worker import worker_command
+from idp.pages import authorize, device
+from idp.protocol import backchannel_logout, claims_release, discovery, server
+from idp.protocol.endpoints import routes
 from idp.settings import BY_NAME, SettingsError, load_settings, warn_about_insecure_defaults
-
-PASSWORDS = "keyholder.passwords"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -47,41 +63,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[PASSWORDS] = Passwords(settings.PASSWORD_TIME_COST,
                                           settings.PASSWORD_MEMORY_COST,
                                           settings.PASSWORD_PARALLELISM)
-
-    from admin_console import views as console
-    from admin_console.cli import set_role_command
-    from admin_console.worker import worker_command
-    from idp import (
-        authorize,
-        backchannel,
-        claims_release,
-        device,
-        discovery,
-        health,
-        housekeeping,
-        schema,
-        security_headers,
-        server,
-    )
-    from idp.clients import registry
-    from idp.clients.cli import client_group
-    from idp.directory import cli as directory_cli
-    from idp.endpoints import routes
-    from idp.keys.cli import keys_group
-    from idp.login import views as login_views
-
     registry.init_app(app)
-    backchannel.init_app(app)
+    backchannel_logout.init_app(app)
     claims_release.load_plugins(app)
     server.create_server(app)
     discovery.init_app(app)
     security_headers.init_app(app)
     for blueprint in (health.blueprint, discovery.blueprint, authorize.blueprint,
-                      routes.blueprint, login_views.blueprint, console.blueprint,
-                      device.blueprint):
+                      routes.blueprint, login_views.blueprint, device.blueprint):
         app.register_blueprint(blueprint)
-    directory_cli.member_group.add_command(set_role_command)
-    for command in (schema.init_command, housekeeping.purge_command, client_group, keys_group,
+    for command in (migrate.init_command, housekeeping.purge_command, client_group, keys_group,
                     *directory_cli.commands, worker_command):
         app.cli.add_command(command)
     return app
@@ -89,8 +80,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _check_smtp_url(url: str) -> None:
     """At start-up, not at the first e-mail: a wrong KEYHOLDER_SMTP_URL stops the start."""
-    from admin_console.smtp import InvalidSmtpUrl, SmtpEndpoint
-
     try:
         SmtpEndpoint.parse(url)
     except InvalidSmtpUrl as error:
@@ -101,7 +90,7 @@ def _configure_logging(level: str) -> None:
     logger = logging.getLogger("keyholder")
     logger.setLevel(level)
     # Authlib logs every issued token at DEBUG ("Issue token {...}"): never let
-    # it, whatever LOG_LEVEL says (SECURITY §2.19).
+    # it, whatever LOG_LEVEL says (no tokens in logs).
     logging.getLogger("authlib").setLevel(logging.INFO)
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()

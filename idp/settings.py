@@ -101,6 +101,15 @@ def _issuer(text: str) -> str:
     return text.rstrip("/")
 
 
+def _default_keys_dir(instance_path: str) -> str:
+    # Keys used to live in ./keys beside the checkout; an instance that has
+    # them there keeps them (a key folder is never moved behind anyone's back).
+    legacy = Path("keys")
+    if any(legacy.glob("*.json")):
+        return _path(str(legacy))
+    return str(Path(instance_path) / "keys")
+
+
 def _secret(text: str) -> str:
     if len(text) < 32:
         raise ValueError("expected at least 32 characters of random text")
@@ -144,8 +153,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", INSECURE_SECRET_KEY, _secret, "text", False,
             "Signs the provider's own cookies and CSRF tokens. At least 32 "
             "random characters; the default is public."),
-    Setting("KEYS_DIR", lambda v: _path("keys"), _path, "path", True,
-            "The signing-key store. Share it between provider processes.", "./keys"),
+    Setting("KEYS_DIR", lambda v: _default_keys_dir(v["INSTANCE_PATH"]), _path, "path", True,
+            "The signing-key store. Share it between provider processes. An older "
+            "default, `./keys`, is still used when it holds keys.", "<INSTANCE_PATH>/keys"),
     Setting("KEYS_PASSPHRASE", INSECURE_KEYS_PASSPHRASE, _secret, "text", False,
             "Encrypts the private signing keys at rest. At least 32 "
             "characters; the default is public."),

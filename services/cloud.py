@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, render_template
 
-from claims.schema import CustomerType, Entitlement
-from services.web_rp import WebServiceConfig, create_service_app, for_entitlement, identity_required
+from claims.vocabulary import CustomerType, Entitlement
+from services.relying_party import WebServiceConfig, for_entitlement, identity_required
+from services.web_rp import create_service_app
 
 ENTITLEMENT = Entitlement.CLOUD
 QUOTA_GB = {CustomerType.BUSINESS: 500, CustomerType.RESIDENTIAL: 100}

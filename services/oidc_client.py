@@ -24,7 +24,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from claims import Identity, TokenVerifier
 from claims.discovery import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
 from claims.errors import ProviderUnavailable
-from claims.schema import CUSTOMER_NUMBER_PARAMETER
+from claims.vocabulary import CUSTOMER_NUMBER_PARAMETER
 
 ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
              "end_session_endpoint")

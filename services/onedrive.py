@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, render_template
 
-from claims.schema import Entitlement
-from services.web_rp import WebServiceConfig, create_service_app, for_entitlement, identity_required
+from claims.vocabulary import Entitlement
+from services.relying_party import WebServiceConfig, for_entitlement, identity_required
+from services.web_rp import create_service_app
 
 ENTITLEMENT = Entitlement.ONEDRIVE
 QUOTA_TB = 1

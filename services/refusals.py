@@ -16,7 +16,7 @@ from flask import current_app, render_template, request, url_for
 
 from claims import Identity
 from claims.policy import RULES, decide
-from claims.schema import Channel, CustomerType, Entitlement, Role
+from claims.vocabulary import Channel, CustomerType, Entitlement, Role
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The relying party's own endpoints: sign in, its callback, sign out, and the
 back-channel logout. Protocol work is in :mod:`services.oidc_client` and
-:mod:`services.backchannel`; these views keep the session and answer."""
+:mod:`services.logout_receiver`; these views keep the session and answer."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from claims import InvalidCustomerNumber, normalise_customer_number
 from claims.errors import InvalidToken, ProviderUnavailable
 from services.oidc_client import SignInFailed
 from services.refusals import message_page
+from services.relying_party import ID_TOKEN, IDENTITY, current_rp
 from services.rp_session import PROVIDER_SID, SUBJECT
-from services.web_rp import ID_TOKEN, IDENTITY, current_rp
 
 blueprint = Blueprint("rp", __name__)
 log = logging.getLogger("services.rp")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
-from idp.security_headers import add_headers, same_origin, share_stylesheet
+from idp.infrastructure.security_headers import add_headers, same_origin, share_stylesheet
 from services import refusals
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

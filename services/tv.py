@@ -34,7 +34,7 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, sess
 
 from claims import ClaimsError, Identity, InvalidToken, MissingEntitlement, TokenVerifier
 from claims.discovery import endpoint
-from claims.schema import Entitlement
+from claims.vocabulary import Entitlement
 from services.device_client import (
     DENIED,
     EXPIRED,

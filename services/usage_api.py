@@ -39,7 +39,7 @@ from sqlalchemy.orm import sessionmaker
 
 from claims import Identity, Introspector, MissingEntitlement, WrongAudience
 from claims.guards import Guard, current_guard
-from claims.schema import PHONE_SCOPE, Entitlement
+from claims.vocabulary import PHONE_SCOPE, Entitlement
 from services import operator_data
 
 SESSIONS = "usage_api.sessions"

@@ -1,176 +1,28 @@
-"""A reusable OpenID Connect web relying party for the services (issue 6).
-
-Each service (the Cloud, Foot 11, OneDrive, the portal) is a confidential web
-client of Keyholder that knows only what its tokens say; it never reads the
-provider's database. This module builds the Flask app every service shares:
-
-    config = WebServiceConfig(name="cloud", title="The Cloud", issuer=ISSUER,
-                              client_id=..., client_secret=..., cookie_name="cloud_session",
-                              base_url="http://127.0.0.1:8101", secret_key=...,
-                              required_entitlement=Entitlement.CLOUD)
-    app = create_service_app(config, cloud_blueprint)
-
-- ``/login``, ``/callback``, ``/logout``, ``POST /backchannel-logout``
-  (:mod:`services.rp_views`); register the client with the redirect URI
-  ``base_url + "/callback"``, the post-logout redirect URI ``base_url + "/"``
-  and the back-channel logout URI ``base_url + "/backchannel-logout"``.
-- Every other page needs a signed-in person: without one the browser goes to
-  ``/login`` and on to the provider (which answers at once when its own
-  session is alive: single sign-on). With ``required_entitlement``, a person
-  whose token lacks it gets a 403 page saying why, in the policy's words.
-- Server-side sessions (:mod:`services.rp_session`), CSRF tokens on every
-  form (Flask-WTF), and the provider's security headers.
-"""
+"""The Flask app every web service shares (:func:`create_service_app`): the
+relying party of :mod:`services.relying_party`, its views
+(:mod:`services.rp_views`), server-side sessions, CSRF, the security headers,
+and the guard that sends a person without a session to sign in."""
 
 from __future__ import annotations
 
-import functools
-import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
-
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from claims import Identity
 from claims.errors import MissingEntitlement
-from claims.jwks import JwksCache
-from claims.schema import Entitlement
-from services import refusals, security
-from services.backchannel import LogoutTokenVerifier
-from services.oidc_client import ProviderClient
-from services.rp_session import ServerSessionInterface, SessionStore
-
-EXTENSION = "services.rp"
-IDENTITY = "identity"  # the session key of the signed-in person's Identity
-ID_TOKEN = "id_token"
-DEFAULT_SCOPE = "openid profile customer phone"
-MIN_SECRET_KEY = 32
-_COOKIE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-def _check_url(url: str, what: str) -> str:
-    parts = urlsplit(url)
-    if not parts.hostname or parts.query or parts.fragment or parts.path not in {"", "/"}:
-        raise ValueError(f"{what} is an origin such as https://cloud.example: {url!r}")
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-        raise ValueError(f"{what} must be https (http only on loopback): {url!r}")
-    return url.rstrip("/")
-
-
-@dataclass(frozen=True, kw_only=True)
-class WebServiceConfig:
-    """What a service needs to know; checked when it is built."""
-
-    name: str  # short, for logs: "cloud"
-    title: str  # for people: "The Cloud"
-    issuer: str  # the provider's issuer URL, exactly as in its tokens
-    client_id: str
-    client_secret: str
-    base_url: str  # the service's own origin
-    cookie_name: str  # distinct per service: cookies do not tell ports apart
-    secret_key: str  # signs the CSRF tokens
-    scope: str = DEFAULT_SCOPE
-    required_entitlement: str | None = None
-
-    def __post_init__(self) -> None:
-        for field in ("name", "title", "issuer", "client_id", "client_secret"):
-            if not isinstance(getattr(self, field), str) or not getattr(self, field):
-                raise ValueError(f"{field} is required")
-        _check_url(self.issuer, "issuer")
-        object.__setattr__(self, "base_url", _check_url(self.base_url, "base_url"))
-        if not _COOKIE_NAME.fullmatch(self.cookie_name) or \
-                self.cookie_name.lower().startswith("keyholder"):
-            raise ValueError("cookie_name is letters, digits, '-' and '_', and not the "
-                             "provider's (keyholder...)")
-        if self.cookie_name.startswith("__Host-") and not self.base_url.startswith("https:"):
-            raise ValueError("a __Host- cookie needs an https base_url")
-        if len(self.secret_key or "") < MIN_SECRET_KEY:
-            raise ValueError(f"secret_key needs at least {MIN_SECRET_KEY} characters")
-        if "openid" not in self.scope.split():
-            raise ValueError("scope must include openid")
-        if self.required_entitlement is not None:
-            Entitlement(self.required_entitlement)  # ValueError for one the policy lacks
-
-    @property
-    def redirect_uri(self) -> str:
-        return f"{self.base_url}/callback"
-
-    @property
-    def post_logout_redirect_uri(self) -> str:
-        return f"{self.base_url}/"
-
-    @property
-    def backchannel_logout_uri(self) -> str:
-        return f"{self.base_url}/backchannel-logout"
-
-    @property
-    def console_url(self) -> str:
-        return f"{self.issuer}/console/become-administrator"
-
-
-class WebRelyingParty:
-    """The per-app state: the provider client, the sessions, the logout tokens."""
-
-    def __init__(self, config: WebServiceConfig) -> None:
-        self.config = config
-        self.provider = ProviderClient(config.issuer, config.client_id, config.client_secret)
-        self.sessions = SessionStore()
-        keys = JwksCache(config.issuer, jwks_uri=None, http=self.provider.http,
-                         refetch_interval=30.0, clock=time.time, timeout=self.provider.timeout)
-        self.logout_tokens = LogoutTokenVerifier(config.issuer, config.client_id, keys)
-
-
-def current_rp() -> WebRelyingParty:
-    return current_app.extensions[EXTENSION]
-
-
-def current_identity() -> Identity | None:
-    """The signed-in person of this request, or None."""
-    identity = session.get(IDENTITY)
-    return identity if isinstance(identity, Identity) else None
-
-
-def identity_required() -> Identity:
-    """The signed-in person (pages behind the guard always have one)."""
-    identity = current_identity()
-    if identity is None:
-        raise RuntimeError("no signed-in person: is this view behind the guard?")
-    return identity
-
-
-def requires(entitlement: Entitlement | str) -> Callable:
-    """A page for people whose token grants ``entitlement``; the view gets the
-    Identity as its first argument. Others get the refusal page (403)."""
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def guarded(*args, **kwargs):
-            identity = identity_required()
-            try:
-                identity.require(entitlement)
-            except MissingEntitlement as refusal:
-                return refusals.refused(identity, str(entitlement), refusal.reason)
-            return view(identity, *args, **kwargs)
-        return guarded
-    return decorate
-
-
-def for_entitlement(config: WebServiceConfig, entitlement: Entitlement) -> WebServiceConfig:
-    """``config`` for a service that is ``entitlement``: fills ``required_entitlement``
-    in, and refuses a config that names another one."""
-    if config.required_entitlement in (None, entitlement):
-        return replace(config, required_entitlement=entitlement.value)
-    raise ValueError(f"{config.title} requires {entitlement.value!r}, not "
-                     f"{config.required_entitlement!r}")
+from services import refusals, rp_views, security
+from services.relying_party import (
+    EXTENSION,
+    IDENTITY,
+    WebRelyingParty,
+    WebServiceConfig,
+    current_identity,
+    current_rp,
+)
+from services.rp_session import ServerSessionInterface
 
 
 def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flask:
     """A Flask app for one service: the relying party and ``blueprints``."""
-    from services import rp_views  # the views import this module's helpers
-
     app = Flask("services")  # templates and static files of the services package
     app.config.update(
         SECRET_KEY=config.secret_key, SERVICE=config,
@@ -231,6 +83,4 @@ def _csrf_error(error: CSRFError):
         link="/", link_label="Back to the start page")
 
 
-__all__ = ["IDENTITY", "ID_TOKEN", "WebRelyingParty", "WebServiceConfig", "create_service_app",
-           "current_identity", "current_rp", "for_entitlement", "identity_required",
-           "requires"]
+__all__ = ["create_service_app"]

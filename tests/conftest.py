@@ -18,9 +18,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from idp import create_app, database, schema
-from idp.database import create_database_engine
 from idp.directory.services import Directory
+from idp.infrastructure import database, migrate
+from idp.infrastructure.database import create_database_engine
+from keyholder.provider import create_app
 from tests.support.databases import (  # noqa: F401 (re-exported for older imports)
     IN_CI,
     POSTGRES_URL,
@@ -28,8 +29,9 @@ from tests.support.databases import (  # noqa: F401 (re-exported for older impor
     unavailable,
 )
 
-# The real provider on loopback (fixtures `provider`, `web`), for every test folder.
-pytest_plugins = ["tests.provider_fixtures"]
+# The real provider on loopback (fixtures `provider`, `web`) and a real SMTP server
+# (`mailbox`), for every test folder.
+pytest_plugins = ["tests.provider_fixtures", "tests.support.smtp_fixtures"]
 
 # Cheap password hashing keeps factories fast; the production parameters are
 # the defaults of idp.settings and are tested there.
@@ -58,7 +60,7 @@ def postgres_database() -> Iterator[str]:
     """A fresh, migrated database on the PostgreSQL server for this session."""
     with scratch_postgres_database("keyholder_test") as url:
         engine = create_database_engine(url)
-        schema.upgrade(engine)
+        migrate.upgrade(engine)
         engine.dispose()
         yield url
 
@@ -68,7 +70,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""
     path = tmp_path_factory.mktemp("template") / "keyholder.db"
     engine = create_database_engine(f"sqlite:///{path}")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     engine.dispose()
     return path
 

@@ -12,9 +12,10 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 from flask import current_app
 
-from claims.schema import CustomerType, Role
-from idp import PASSWORDS, database
+from claims.vocabulary import CustomerType, Role
 from idp.directory.models import Customer, Membership, Person, PersonStatus
+from idp.infrastructure import database
+from idp.infrastructure.passwords import PASSWORDS
 
 PASSWORD = "correct horse battery staple"
 

@@ -18,12 +18,12 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from idp import database
 from idp.clients.registry import register_client
-from idp.demo import load_demo_data
+from idp.infrastructure import database
+from idp.infrastructure.serve import ScrubbedRequestHandler
 from idp.keys import KeyStore, key_store, retention_seconds
-from idp.serve import ScrubbedRequestHandler
 from idp.settings import load_settings
+from keyholder.demo.data import load_demo_data
 from tests.conftest import TEST_SETTINGS
 from tests.provider.agents import RelyingParty
 

@@ -3,7 +3,7 @@ that a refused operation changed nothing."""
 
 from sqlalchemy import select
 
-from idp import database
+from idp.infrastructure import database
 
 
 def snapshot(app) -> dict[str, list[tuple]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 
 KEYHOLDER = Path(sys.executable).with_name("keyholder")
 

@@ -27,9 +27,9 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.admin_console.certificates import make_certificates
 from tests.conftest import TEST_SETTINGS, unavailable
 from tests.provider.agents import UserAgent, pkce_pair, query_of
+from tests.support.certificates import make_certificates
 from tests.test_demo import free_port
 
 KEYHOLDER = Path(sys.executable).with_name("keyholder")

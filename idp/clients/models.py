@@ -12,9 +12,10 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import JSON, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from claims.schema import Channel
-from idp.database import Base
+from claims.vocabulary import Channel
 from idp.directory.models import _enum, utcnow
+from idp.infrastructure.database import Base
+from idp.protocol.scopes import allowed_scope
 
 
 class ClientType(StrEnum):
@@ -109,11 +110,10 @@ class Client(Base, ClientMixin):
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        # Which scopes exist is the provider's business (idp.scopes); unknown
-        # ones are dropped there, never an error (OIDC Core 3.1.2.1).
-        from idp.scopes import allowed_scope
-
-        return allowed_scope(self, scope)
+        # Which scopes exist is the provider's business (idp.protocol.scopes); unknown
+        # ones are dropped there, never an error (OIDC Core 3.1.2.1). Service
+        # clients get no user scopes: they have no user.
+        return "" if self.type is ClientType.SERVICE else allowed_scope(scope)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact string comparison (RFC 9700 §4.1.3): no prefix, case or port games.

@@ -17,10 +17,10 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp import database
 from idp.clients.models import ID_TOKEN_ALGORITHMS, Client, ClientType, hash_client_secret
 from idp.directory.contacts import normalise_name
 from idp.directory.errors import InvalidInput
+from idp.infrastructure import database
 from idp.settings import is_loopback_host
 
 EXTENSION = "keyholder.clients"
@@ -117,6 +117,11 @@ def register_client(session: Session, app: Flask, name: str, client_type: Client
     session.add(client)
     session.flush()
     return Registration(client, secret)
+
+
+def is_registered(session: Session, client_id: str) -> bool:
+    """Whether a client with this id is registered (read now, not cached)."""
+    return session.get(Client, client_id) is not None
 
 
 class ClientCache:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from claims.policy import Allowed, Decision, Denied
-from claims.schema import CustomerType, Role
+from claims.vocabulary import CustomerType, Role
 from idp.directory import locks
 from idp.directory.errors import OneAdministratorOnly
 from idp.directory.models import Customer, Membership

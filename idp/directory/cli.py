@@ -15,11 +15,11 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from claims.customer_numbers import InvalidCustomerNumber
-from claims.schema import CustomerType, Role
-from idp import PASSWORDS, database
+from claims.vocabulary import CustomerType, Role
 from idp.directory.errors import DirectoryError
 from idp.directory.services import Directory
-from idp.passwords import check_policy
+from idp.infrastructure import database
+from idp.infrastructure.passwords import PASSWORDS, check_policy
 
 ROLES = click.Choice([r.value for r in Role])
 TYPES = click.Choice([t.value for t in CustomerType])

@@ -5,7 +5,7 @@ change of a customer's administrators takes this lock first (the console's
 actions, and :func:`idp.directory.administrators.make_administrator`, which
 every promotion goes through), so two promotions of one residential household
 cannot both see "no administrator" (no read-then-write race). On SQLite the
-transaction began with ``BEGIN IMMEDIATE`` (:func:`idp.database.begin_write`),
+transaction began with ``BEGIN IMMEDIATE`` (:func:`idp.infrastructure.database.begin_write`),
 which serialises writers already; the locking clause is left out of the SQL there.
 
 ``FOR NO KEY UPDATE`` rather than ``FOR UPDATE``: as exclusive as ``FOR UPDATE``
@@ -19,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from claims.schema import Role
+from claims.vocabulary import Role
 from idp.directory.models import Customer, Membership
 
 

@@ -26,9 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from claims.schema import CustomerType, Role
-from idp.database import Base, explain_violation
+from claims.vocabulary import CustomerType, Role
 from idp.directory.errors import OneAdministratorOnly
+from idp.infrastructure.database import Base, explain_violation
 
 
 def utcnow() -> datetime:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from claims.customer_numbers import normalise_customer_number
-from claims.schema import CustomerType, Role
+from claims.vocabulary import CustomerType, Role
 from idp.directory.administrators import make_administrator
 from idp.directory.contacts import normalise_email, normalise_mobile, normalise_name
 from idp.directory.errors import (

@@ -13,8 +13,8 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from claims.jwks import DEFAULT_MAX_AGE
-from idp import database
 from idp.directory.services import OPERATOR, AuditAction, Directory
+from idp.infrastructure import database
 from idp.keys import ALGORITHMS, KeyInfo, KeyState, KeyStoreError, key_store
 
 keys_group = AppGroup("keys", help="The signing keys: next -> active -> retired "

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from idp.database import Base
 from idp.directory.models import Person, utcnow
+from idp.infrastructure.database import Base
 
 
 class SsoSession(Base):
@@ -41,7 +41,7 @@ class SsoSession(Base):
 
 class ThrottleCounter(Base):
     """Failures counted under one key ("account:<hash>", "ip:<address>")
-    within a window; see :mod:`idp.login.throttle`."""
+    within a window; see :mod:`idp.login.login_limits`."""
 
     __tablename__ = "throttle_counter"
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from idp.directory.models import Person, PersonStatus, utcnow
 from idp.login.models import SsoSession
-from idp.tokens.revocation import revoke_session_grants
+from idp.protocol import backchannel_logout
+from idp.protocol.tokens.revocation import revoke_session_grants
 
 
 def secure_cookies(app: Flask) -> bool:
@@ -74,9 +75,7 @@ def end(db: Session, sso: SsoSession, *, revoke_tokens: bool = True) -> None:
                                                 SsoSession.ended_at.is_(None))
                        .values(ended_at=utcnow()))
     if ended.rowcount:
-        from idp import backchannel  # the clients of the session are told after the request
-
-        backchannel.schedule(db, sso)
+        backchannel_logout.schedule(db, sso)  # its clients are told after the request
     if revoke_tokens:
         revoke_session_grants(db, sso.id, "logout")
     if g.get("sso_session") is sso:

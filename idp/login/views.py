@@ -10,15 +10,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from claims.schema import Channel
-from idp import PASSWORDS, database
-from idp.authorize import mark_fresh_login
-from idp.client_ip import client_ip
+from claims.vocabulary import Channel
 from idp.clients.models import CHANNELS
 from idp.clients.registry import query_client
 from idp.directory.services import Directory
-from idp.forms import LoginForm, LogoutForm
-from idp.login import sessions, throttle
+from idp.infrastructure import database
+from idp.infrastructure.client_ip import client_ip
+from idp.infrastructure.passwords import PASSWORDS
+from idp.login import login_limits, sessions
+from idp.pages.authorize import mark_fresh_login
+from idp.pages.forms import LoginForm, LogoutForm
 
 blueprint = Blueprint("login", __name__)
 
@@ -68,7 +69,7 @@ def login():
     db = database.session()
     database.begin_write(db)
     email, address = form.email.data, client_ip()
-    blocked = throttle.check(db, email, address)
+    blocked = login_limits.check(db, email, address)
     if blocked is not None:
         db.rollback()
         return _page(form, f"Too many attempts. Please wait {blocked.wait_words()} and try "
@@ -77,7 +78,7 @@ def login():
     result = current_app.extensions[PASSWORDS].verify(
         person.password_hash if person else None, form.password.data)
     if person is None or not result.ok:
-        throttle.record_failure(db, email, address)
+        login_limits.record_failure(db, email, address)
         db.commit()
         return _page(form, WRONG)
     if not person.is_active:
@@ -85,7 +86,7 @@ def login():
         return _page(form, SUSPENDED, 403)
     if result.new_hash:
         person.password_hash = result.new_hash
-    throttle.record_success(db, email)
+    login_limits.record_success(db, email)
     target = safe_next(form.next.data) or url_for("login.signed_in")
     sso, secret = sessions.start(db, person, ["pwd"], _channel_of(target))
     mark_fresh_login(sso.sid, target)

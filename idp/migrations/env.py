@@ -2,15 +2,15 @@
 settings, when a developer runs ``alembic`` by hand).
 
 Every upgrade or downgrade runs in one transaction of
-:func:`idp.schema.migration_connection`, which on SQLite migrates with
+:func:`idp.infrastructure.migrate.migration_connection`, which on SQLite migrates with
 foreign keys off (so that copying a table loses no rows) and checks them
 before the commit."""
 
 from alembic import context
 
-import idp.models  # noqa: F401  (registers every table)
-from idp.database import Base, UTCDateTime, create_database_engine
-from idp.schema import migration_connection
+import idp.infrastructure.tables  # noqa: F401  (registers every table)
+from idp.infrastructure.database import Base, UTCDateTime, create_database_engine
+from idp.infrastructure.migrate import migration_connection
 from idp.settings import load_settings
 
 config = context.config

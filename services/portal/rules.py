@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from claims import Identity
 from claims.errors import MissingEntitlement
 from claims.policy import Allowed, Decision, Denied
-from claims.schema import Entitlement
+from claims.vocabulary import Entitlement
 from services.operator_data import Option, Subscription
 
 

@@ -11,11 +11,12 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
 from claims import Identity
-from claims.schema import Entitlement
+from claims.vocabulary import Entitlement
 from services import operator_data as data
-from services.portal import DATABASE, rules
+from services.portal import rules
+from services.portal.store import DATABASE
 from services.refusals import Advice, message_page, refused
-from services.web_rp import current_identity, identity_required, requires
+from services.relying_party import current_identity, identity_required, requires
 
 blueprint = Blueprint("portal", __name__)
 # (endpoint, label, the entitlements that open it: any of them)

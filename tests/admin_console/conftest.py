@@ -1,25 +1,16 @@
-"""Fixtures of the admin console's tests: a real SMTP server, and the app sending to it.
+"""Fixtures of the admin console's tests: the app sending its e-mail to a
+real SMTP server (``mailbox``, stopped to test "SMTP down").
 
-``mailbox`` is a running :class:`tests.admin_console.mailbox.Mailbox`;
-``app`` (overriding the suite-wide one for this folder, so ``db``, ``client``
-and ``runner`` follow) is the provider on the parametrised database with
-``SMTP_URL`` pointing at that mailbox. Stop the mailbox to test "SMTP down".
-"""
+``app`` overrides the suite-wide one for this folder, so ``db``, ``client``
+and ``runner`` follow: the provider on the parametrised database with
+``SMTP_URL`` pointing at the mailbox."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 
-from tests.admin_console.mailbox import Mailbox
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as box:
-        yield box
+from tests.support.mailbox import Mailbox
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from sqlalchemy import select
 
-from admin_console.models import OutboxMessage
-from idp import database
 from idp.directory.models import AuditEvent
+from idp.infrastructure import database
+from idp.outbox.models import OutboxMessage
 from tests.snapshots import snapshot
 
 # Refusals are audited and wrong numbers counted; everything else must stay.

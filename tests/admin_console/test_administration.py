@@ -7,9 +7,9 @@ import pytest
 from admin_console import administration
 from admin_console.eligibility import Refusal
 from admin_console.promotion import become_administrator
-from claims.schema import Role
-from idp import database
+from claims.vocabulary import Role
 from idp.directory.models import Customer, Membership
+from idp.infrastructure import database
 from tests.admin_console.helpers import audit, bodies, directory_state, outbox
 from tests.factories import CustomerFactory, MembershipFactory
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from admin_console.eligibility import Refusal
 from admin_console.promotion import become_administrator
-from claims.schema import Role
-from idp import database
+from claims.vocabulary import Role
 from idp.directory.models import Membership
+from idp.infrastructure import database
 from tests.admin_console.helpers import outbox
 from tests.factories import CustomerFactory, MembershipFactory
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from claims.schema import Role
-from idp import database
-from idp.demo import PEOPLE
+from claims.vocabulary import Role
 from idp.directory.models import Membership, Person, utcnow
+from idp.infrastructure import database
 from idp.login.models import SsoSession
+from keyholder.demo.data import PEOPLE
 from tests.admin_console.helpers import directory_state, outbox
 from tests.provider.agents import UserAgent, query_of
 

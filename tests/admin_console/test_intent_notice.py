@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from admin_console.intent_notice import TooSoon, announce_intent
-from admin_console.mail import when
-from idp import database
 from idp.directory.models import AuditEvent
 from idp.directory.services import AuditAction
+from idp.infrastructure import database
+from idp.outbox.mail import when
 from tests.admin_console.helpers import audit, directory_state, outbox
 from tests.admin_console.test_console_pages import MARY, PHILIP, signed_in
 from tests.factories import CustomerFactory, MembershipFactory

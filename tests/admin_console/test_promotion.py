@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from admin_console.eligibility import WRONG_NUMBER, Refusal
 from admin_console.promotion import PERSON_LIMIT, become_administrator
-from claims.schema import Role
-from idp import database
+from claims.vocabulary import Role
 from idp.directory.models import Membership, PersonStatus
+from idp.infrastructure import database
 from tests.admin_console.helpers import audit, directory_state, outbox
 from tests.factories import CustomerFactory, MembershipFactory
 

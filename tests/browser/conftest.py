@@ -52,14 +52,6 @@ def page(chromium):
 
 
 @pytest.fixture
-def mailbox():
-    from tests.admin_console.mailbox import Mailbox
-
-    with Mailbox() as box:
-        yield box
-
-
-@pytest.fixture
 def provider_settings(mailbox) -> dict:
     """The provider sends its e-mail to the test's SMTP server."""
     return {"SMTP_URL": mailbox.url}

@@ -10,11 +10,11 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from admin_console.delivery import deliver_due
-from idp import database
-from idp.demo import PEOPLE
 from idp.directory.models import utcnow
+from idp.infrastructure import database
 from idp.login.models import SsoSession
+from idp.outbox.delivery import deliver_due
+from keyholder.demo.data import PEOPLE
 
 BY_NAME = {p.name: p for p in PEOPLE}
 MARY, PHILIP = BY_NAME["Mary Jones"], BY_NAME["Philip Smith"]

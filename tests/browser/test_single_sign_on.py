@@ -11,9 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from admin_console.delivery import deliver_due
-from idp.demo import PEOPLE
-from services import demo as services_demo
+from idp.outbox.delivery import deliver_due
+from keyholder.demo import launcher as services_demo
+from keyholder.demo.data import PEOPLE
 from tests.test_demo import free_range
 
 # The TV box refreshes itself every few seconds: allow for a poll interval or two.

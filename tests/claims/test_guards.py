@@ -10,7 +10,7 @@ from flask import Flask, g
 
 from claims import Introspector
 from claims.guards import Guard, require_entitlement, require_role, require_token
-from claims.schema import Entitlement, Role
+from claims.vocabulary import Entitlement, Role
 from tests.claims.provider_double import SUBJECT
 
 RFC6750_DESCRIPTION = re.compile(r'error_description="[\x20\x21\x23-\x5B\x5D-\x7E]*"')

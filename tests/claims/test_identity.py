@@ -6,7 +6,7 @@ import pytest
 
 from claims import ClaimsError, Forbidden, Identity, MalformedToken, MissingEntitlement, MissingRole
 from claims.policy import entitlements_for
-from claims.schema import Channel, CustomerType, Entitlement, Role
+from claims.vocabulary import Channel, CustomerType, Entitlement, Role
 
 BASE = {"iss": "https://id.example", "sub": "p-1", "client_id": "cloud", "exp": 2_000_000_000}
 

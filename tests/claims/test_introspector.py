@@ -17,7 +17,7 @@ from claims import (
     WrongIssuer,
     WrongTokenType,
 )
-from claims.schema import Role
+from claims.vocabulary import Role
 from tests.claims.provider_double import CLIENT_ID, SUBJECT
 
 SECRET = "s3cret:with%odd/chars"

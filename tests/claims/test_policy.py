@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from claims.policy import TABLE, Allowed, Denied, decide, entitlements_for
-from claims.schema import Channel, CustomerType, Entitlement, Role
+from claims.vocabulary import Channel, CustomerType, Entitlement, Role
 
 # DESIGN §1, transcribed by hand from the design (not from claims/policy.py):
 # entitlement -> (users too?, web only?, business only?, needs an own mobile?)

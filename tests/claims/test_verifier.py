@@ -25,7 +25,7 @@ from claims import (
     WrongIssuer,
     WrongTokenType,
 )
-from claims.schema import CustomerType, Role
+from claims.vocabulary import CustomerType, Role
 from tests.claims.provider_double import (
     AUDIENCE,
     CLIENT_ID,

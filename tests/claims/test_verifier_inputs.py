@@ -18,7 +18,7 @@ from claims import (
     WrongNonce,
     WrongTokenType,
 )
-from claims.schema import Role
+from claims.vocabulary import Role
 from tests.claims.provider_double import AUDIENCE, CLIENT_ID, SUBJECT, Minter, b64, header_of
 
 # -- broken tokens -----------------------------------------------------------------------

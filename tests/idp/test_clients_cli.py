@@ -6,8 +6,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from idp import database
 from idp.clients.models import Client, ClientType
+from idp.infrastructure import database
 from tests.snapshots import snapshot
 
 

@@ -5,8 +5,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from claims.customer_numbers import InvalidCustomerNumber
-from claims.schema import CustomerType, Role
-from idp import database
+from claims.vocabulary import CustomerType, Role
 from idp.directory.errors import (
     DuplicateCustomer,
     DuplicateEmail,
@@ -17,6 +16,7 @@ from idp.directory.errors import (
 )
 from idp.directory.models import AuditEvent, Customer, Membership, Person, PersonStatus
 from idp.directory.services import AuditAction, Directory
+from idp.infrastructure import database
 from tests.factories import CustomerFactory, MembershipFactory, PersonFactory
 
 

@@ -5,10 +5,11 @@ import sqlite3
 
 import pytest
 
-from claims.schema import Role
-from idp import PASSWORDS, database, schema
+from claims.vocabulary import Role
 from idp.directory.cli import unit_of_work
 from idp.directory.services import Directory
+from idp.infrastructure import database, migrate
+from idp.infrastructure.passwords import PASSWORDS
 from tests.snapshots import snapshot
 
 
@@ -221,7 +222,7 @@ def test_a_command_holds_the_sqlite_writers_lock_from_its_start(make_app, tmp_pa
     # begin until the command is done (no read-then-write race, no "locked").
     path = tmp_path / "k.db"
     app = make_app(f"sqlite:///{path}")
-    schema.upgrade(database.engine(app))
+    migrate.upgrade(database.engine(app))
     with app.app_context(), unit_of_work():
         other = sqlite3.connect(path, timeout=0, isolation_level=None)
         try:

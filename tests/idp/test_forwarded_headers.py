@@ -1,4 +1,4 @@
-"""Whose X-Forwarded-* headers are believed (idp.edge.ForwardedHeaders):
+"""Whose X-Forwarded-* headers are believed (idp.infrastructure.edge.ForwardedHeaders):
 a trusted proxy's, one hop deep for scheme and host, as deep as the chain
 of trusted proxies for the client's address; nobody else's."""
 
@@ -9,7 +9,7 @@ import ipaddress
 import pytest
 from flask import Flask, jsonify, request
 
-from idp.edge import ForwardedHeaders
+from idp.infrastructure.edge import ForwardedHeaders
 
 PROXIES = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"))
 

@@ -4,12 +4,17 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from idp import database
 from idp.clients.registry import register_client
 from idp.directory.models import utcnow
-from idp.housekeeping import GRACE, purge
+from idp.infrastructure import database
+from idp.infrastructure.housekeeping import GRACE, purge
 from idp.login.models import SsoSession, ThrottleCounter
-from idp.tokens.models import AuthorizationCode, RefreshToken, RevokedAccessToken, TokenGrant
+from idp.protocol.tokens.models import (
+    AuthorizationCode,
+    RefreshToken,
+    RevokedAccessToken,
+    TokenGrant,
+)
 from tests.factories import PersonFactory
 
 

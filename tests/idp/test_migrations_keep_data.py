@@ -15,8 +15,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, exc, select
 
-from idp import schema
-from idp.database import create_database_engine
+from idp.infrastructure import migrate
+from idp.infrastructure.database import create_database_engine
 
 AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -72,9 +72,9 @@ ROWS = {
         "redeemed_at": None},
 }
 
-HEAD = schema.head_revision()
+HEAD = migrate.head_revision()
 EARLIER = [script.revision for script in reversed(list(
-    ScriptDirectory.from_config(schema.alembic_config()).walk_revisions()))
+    ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions()))
     if script.revision != HEAD]
 
 
@@ -117,23 +117,23 @@ def columns_of(engine) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("start", EARLIER)
 def test_an_upgrade_keeps_every_row(engine, start):
-    command.upgrade(schema.alembic_config(engine), start)
+    command.upgrade(migrate.alembic_config(engine), start)
     fill(engine)
     columns = columns_of(engine)
     before = every_row(engine, columns=columns)
     assert {name: len(rows) for name, rows in before.items()} == {
         name: 1 for name in columns if name in ROWS}  # every table there has its row
 
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
 
-    assert schema.current_revision(engine) == HEAD
+    assert migrate.current_revision(engine) == HEAD
     assert every_row(engine, columns=columns) == before
 
 
 def test_sqlite_gives_the_migrations_connection_back_with_foreign_keys_on(tmp_path):
     engine = create_database_engine(f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        schema.upgrade(engine)
+        migrate.upgrade(engine)
         assert engine.pool.checkedin() == 1  # the one the upgrade used, and no other
         with engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -156,19 +156,19 @@ def upgrade():
 def test_a_migration_that_would_leave_a_dangling_reference_is_refused(engine, tmp_path):
     """The faulty migration comes after the real ones; the whole upgrade is
     one transaction, so the database stays at the revision it was."""
-    command.upgrade(schema.alembic_config(engine), "0004")
+    command.upgrade(migrate.alembic_config(engine), "0004")
     fill(engine)
     before = every_row(engine)
     versions = tmp_path / "versions"
     versions.mkdir()
     (versions / "dangling.py").write_text(DANGLING.format(head=HEAD))
-    config = schema.alembic_config(engine)
+    config = migrate.alembic_config(engine)
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(
-        [str(schema.MIGRATIONS / "versions"), str(versions)]))
+        [str(migrate.MIGRATIONS / "versions"), str(versions)]))
 
     if engine.dialect.name == "sqlite":  # foreign keys are off while SQLite migrates
-        with pytest.raises(schema.DanglingReferences) as refused:
+        with pytest.raises(migrate.DanglingReferences) as refused:
             command.upgrade(config, "head")
         assert str(refused.value) == (
             "The database was not changed: the upgrade would leave rows that refer to rows "
@@ -181,5 +181,5 @@ def test_a_migration_that_would_leave_a_dangling_reference_is_refused(engine, tm
         with pytest.raises(exc.IntegrityError, match="fk_consent_client_id_client"):
             command.upgrade(config, "head")
 
-    assert schema.current_revision(engine) == "0004"
+    assert migrate.current_revision(engine) == "0004"
     assert every_row(engine) == before

@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select, update
 
-from claims.schema import CustomerType, Role
-from idp import database
+from claims.vocabulary import CustomerType, Role
 from idp.directory.administrators import make_administrator
 from idp.directory.errors import OneAdministratorOnly
 from idp.directory.models import Customer, Membership, Person
 from idp.directory.services import Directory
+from idp.infrastructure import database
 from tests.factories import CustomerFactory, MembershipFactory, PersonFactory
 from tests.snapshots import snapshot
 

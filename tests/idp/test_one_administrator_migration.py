@@ -7,8 +7,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from idp import schema
-from idp.database import create_database_engine
+from idp.infrastructure import migrate
+from idp.infrastructure.database import create_database_engine
 
 BEFORE = "0005"
 
@@ -25,7 +25,7 @@ def old_engine(empty_database_url):
     administrators) and the Taylor household (residential, one), and an
     audit event of each customer."""
     engine = create_database_engine(empty_database_url)
-    command.upgrade(schema.alembic_config(engine), BEFORE)
+    command.upgrade(migrate.alembic_config(engine), BEFORE)
     with engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO customer (id, number, name, type, self_promotion_open, created_at)"
@@ -59,8 +59,8 @@ MEMBERSHIP = "SELECT person_id, customer_id, role FROM membership"
 
 
 def test_the_data_is_carried_over_and_the_index_holds(old_engine):
-    schema.upgrade(old_engine)
-    assert schema.current_revision(old_engine) == schema.head_revision()
+    migrate.upgrade(old_engine)
+    assert migrate.current_revision(old_engine) == migrate.head_revision()
     assert rows(old_engine, "SELECT person_id, customer_id, role, customer_type FROM membership"
                 ) == sorted([(s, c, r, "residential" if c == 2 else "business")
                              for s, c, r in MEMBERSHIPS])
@@ -77,10 +77,10 @@ def test_the_data_is_carried_over_and_the_index_holds(old_engine):
 
 
 def test_a_downgrade_and_upgrade_again_keep_the_data(old_engine):
-    schema.upgrade(old_engine)
-    command.downgrade(schema.alembic_config(old_engine), BEFORE)
+    migrate.upgrade(old_engine)
+    command.downgrade(migrate.alembic_config(old_engine), BEFORE)
     assert rows(old_engine, MEMBERSHIP) == sorted(MEMBERSHIPS)
-    schema.upgrade(old_engine)
+    migrate.upgrade(old_engine)
     assert rows(old_engine, MEMBERSHIP) == sorted(MEMBERSHIPS)
 
 
@@ -98,5 +98,5 @@ def test_a_household_with_two_administrators_stops_the_migration(make_app, old_e
         "Make all but one of each customer's administrators users with the version you run "
         "now (keyholder member set-role EMAIL --customer NUMBER --role user), then upgrade "
         "again."]
-    assert schema.current_revision(old_engine) == BEFORE
+    assert migrate.current_revision(old_engine) == BEFORE
     assert rows(old_engine, MEMBERSHIP) == before

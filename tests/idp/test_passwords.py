@@ -4,7 +4,7 @@ import pytest
 from argon2 import extract_parameters
 
 from idp.directory.errors import InvalidPassword
-from idp.passwords import MAX_LENGTH, Passwords, check_policy
+from idp.infrastructure.passwords import MAX_LENGTH, Passwords, check_policy
 from idp.settings import load_settings
 
 CHEAP = Passwords(time_cost=1, memory_cost=8, parallelism=1)

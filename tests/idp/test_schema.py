@@ -5,8 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from idp import database, schema
-from idp.database import Base, create_database_engine
+from idp.infrastructure import database, migrate
+from idp.infrastructure.database import Base, create_database_engine
 
 
 def test_migrations_match_the_models(app):
@@ -16,7 +16,7 @@ def test_migrations_match_the_models(app):
 
 
 def test_database_is_at_head(app):
-    assert schema.current_revision(database.engine(app)) == schema.head_revision()
+    assert migrate.current_revision(database.engine(app)) == migrate.head_revision()
 
 
 def test_init_creates_then_reports_up_to_date(make_app, tmp_path):
@@ -24,7 +24,7 @@ def test_init_creates_then_reports_up_to_date(make_app, tmp_path):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["init"])
     assert first.exit_code == 0, first.output
-    assert f"upgraded from empty to {schema.head_revision()}" in first.output
+    assert f"upgraded from empty to {migrate.head_revision()}" in first.output
     second = runner.invoke(args=["init"])
     assert "is up to date" in second.output
     with database.engine(app).connect() as connection:
@@ -57,7 +57,7 @@ def test_begin_write_takes_the_sqlite_write_lock_at_once(tmp_path):
 
     path = tmp_path / "k.db"
     engine = create_database_engine(f"sqlite:///{path}")
-    schema.upgrade(engine)
+    migrate.upgrade(engine)
     with Session(engine) as session:
         database.begin_write(session)
         other = sqlite3.connect(path, timeout=0, isolation_level=None)

@@ -13,9 +13,19 @@ def test_defaults_without_environment(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings({})
     assert f"sqlite:///{tmp_path / 'instance' / 'keyholder.db'}" == settings.DATABASE_URL
-    assert str(tmp_path / "keys") == settings.KEYS_DIR
+    assert str(tmp_path / "instance" / "keys") == settings.KEYS_DIR
     assert settings.PORT == 8000 and settings.DEMO is False
     assert set(settings) == {s.name for s in SETTINGS}
+
+
+def test_the_old_key_folder_is_still_used_when_it_holds_keys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keys").mkdir()
+    assert str(tmp_path / "instance" / "keys") == load_settings({}).KEYS_DIR  # empty: not used
+    (tmp_path / "keys" / "a-kid.json").write_text("{}")
+    assert str(tmp_path / "keys") == load_settings({}).KEYS_DIR
+    assert str(tmp_path / "elsewhere") == \
+        load_settings({"KEYHOLDER_KEYS_DIR": "elsewhere"}).KEYS_DIR
 
 
 def test_environment_is_parsed_and_overrides_win():

@@ -17,7 +17,7 @@ import requests
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import FORM_ACTION, RelyingParty, UserAgent, query_of
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")

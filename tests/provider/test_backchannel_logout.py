@@ -10,7 +10,7 @@ import jwt as pyjwt
 import pytest
 import requests
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 from tests.snapshots import snapshot
 

@@ -9,7 +9,7 @@ import base64
 import pytest
 import requests
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")

@@ -13,7 +13,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent, query_of
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")

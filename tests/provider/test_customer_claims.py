@@ -10,11 +10,11 @@ import pytest
 import requests
 from sqlalchemy import delete, select, update
 
-from claims.schema import Role
-from idp import database
-from idp.demo import PEOPLE
+from claims.vocabulary import Role
 from idp.directory.models import Customer, Membership, Person
 from idp.directory.services import Directory
+from idp.infrastructure import database
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent, query_of
 
 BY_NAME = {p.name: p for p in PEOPLE}
@@ -185,7 +185,7 @@ def test_a_removed_membership_is_inactive_at_once(provider, web):
 
 def test_a_person_without_membership_gets_no_customer_claims(provider, web):
     with provider.app.app_context():
-        from idp import PASSWORDS
+        from idp.infrastructure.passwords import PASSWORDS
 
         session = database.session()
         hasher = provider.app.extensions[PASSWORDS]

@@ -10,13 +10,13 @@ import requests
 from sqlalchemy import update
 
 from claims.policy import entitlements_for
-from claims.schema import Channel, CustomerType, Role
-from idp import database
-from idp.demo import PEOPLE
-from idp.device import WRONG_CODES
+from claims.vocabulary import Channel, CustomerType, Role
 from idp.directory.models import utcnow
-from idp.grants.device_code import INTERVAL, LIFETIME
-from idp.tokens.models import DeviceAuthorization
+from idp.infrastructure import database
+from idp.pages.device import WRONG_CODES
+from idp.protocol.grants.device_code import INTERVAL, LIFETIME
+from idp.protocol.tokens.models import DeviceAuthorization
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 
 BY_NAME = {p.name: p for p in PEOPLE}

@@ -1,4 +1,4 @@
-"""The edge (idp.edge): a foreign Host, control characters in any
+"""The edge (idp.infrastructure.edge): a foreign Host, control characters in any
 parameter or in the Basic credentials, and forwarded headers from someone
 who is not a trusted proxy. Each is refused (or ignored) before a view or a
 query runs: a clear 400/401, nothing changed, no traceback. Over real HTTP,

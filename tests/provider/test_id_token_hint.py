@@ -1,5 +1,5 @@
 """``id_token_hint`` counts only when it is an ID token this provider issued:
-one decision (``idp.tokens.hints.issued_id_token``) for /authorize and
+one decision (``idp.protocol.tokens.hints.issued_id_token``) for /authorize and
 /logout. Every other JWT we sign (access tokens, logout tokens) carries our
 signature too, so the signature alone decides nothing. Logout itself is in
 test_backchannel_logout.py. Runs on SQLite and PostgreSQL."""
@@ -16,7 +16,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 
 from idp.keys import key_store
-from idp.tokens.hints import IssuedIdToken, NotAnIdToken, issued_id_token
+from idp.protocol.tokens.hints import IssuedIdToken, NotAnIdToken, issued_id_token
 from tests.provider.agents import UserAgent
 from tests.provider.test_authorization_request import PHILIP, callback, sign_in, signed_in_agent
 

@@ -14,8 +14,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from idp.demo import PEOPLE
 from idp.keys import key_store
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")

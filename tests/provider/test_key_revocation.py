@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from claims import TokenVerifier, UnknownKey
 from claims.jwks import DEFAULT_MAX_AGE
-from idp import database
-from idp.demo import PEOPLE
 from idp.directory.models import AuditEvent
+from idp.infrastructure import database
 from idp.keys import key_store
+from keyholder.demo.data import PEOPLE
 from tests.claims.provider_double import FakeClock
 from tests.provider.agents import issued_tokens
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import jwt as pyjwt
 import requests
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import issued_tokens
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")

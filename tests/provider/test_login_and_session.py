@@ -9,11 +9,12 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from idp import PASSWORDS, database
-from idp.demo import PEOPLE
 from idp.directory.models import Person, utcnow
-from idp.login import throttle
+from idp.infrastructure import database
+from idp.infrastructure.passwords import PASSWORDS
+from idp.login import login_limits
 from idp.login.models import ThrottleCounter
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent, query_of
 from tests.snapshots import snapshot
 
@@ -42,8 +43,8 @@ def test_login_answers_303_and_sets_a_strict_cookie(provider):
 
 
 def test_outside_loopback_cookies_are_secure_and_host_prefixed(make_app, database_url, tmp_path):
-    from idp.demo import load_demo_data
     from idp.keys import key_store
+    from keyholder.demo.data import load_demo_data
 
     app = make_app(database_url, ISSUER="https://id.example.com")
     key_store(app).ensure()
@@ -163,7 +164,7 @@ def test_unknown_accounts_cost_one_argon2_verification_too(provider):
 
 
 def test_throttling_per_account_blocks_then_lets_go(provider):
-    for _ in range(throttle.ACCOUNT_LIMIT):
+    for _ in range(login_limits.ACCOUNT_LIMIT):
         assert WRONG in UserAgent(provider.url).login(MARY.email, "guess").text
     blocked = UserAgent(provider.url).login(MARY.email, MARY.password)
     assert blocked.status_code == 429 and "Too many attempts" in blocked.text
@@ -174,14 +175,14 @@ def test_throttling_per_account_blocks_then_lets_go(provider):
     with provider.app.app_context():
         session = database.session()
         session.execute(update(ThrottleCounter).values(
-            window_start=utcnow() - throttle.WINDOW - timedelta(seconds=1),
+            window_start=utcnow() - login_limits.WINDOW - timedelta(seconds=1),
             blocked_until=utcnow() - timedelta(seconds=1)))
         session.commit()
     assert UserAgent(provider.url).login(MARY.email, MARY.password).status_code == 303
 
 
 def test_throttling_per_address_and_forged_forwarded_for_changes_nothing(provider):
-    for i in range(throttle.ADDRESS_LIMIT):
+    for i in range(login_limits.ADDRESS_LIMIT):
         agent = UserAgent(provider.url)
         agent.http.headers["X-Forwarded-For"] = f"203.0.113.{i % 250}"
         agent.login(f"guess{i}@example.com", "guess")
@@ -189,7 +190,7 @@ def test_throttling_per_address_and_forged_forwarded_for_changes_nothing(provide
     assert blocked.status_code == 429
     with provider.app.app_context():
         keys = set(database.session().scalars(select(ThrottleCounter.key)))
-    assert throttle.address_key("127.0.0.1") in keys
+    assert login_limits.address_key("127.0.0.1") in keys
     assert not any("203.0.113" in k for k in keys)
 
 

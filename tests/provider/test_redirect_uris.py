@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import RelyingParty, UserAgent, pkce_pair, query_of
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
@@ -38,7 +38,7 @@ def has_control(text: str) -> bool:
 
 def assert_refused_at_edge(response, what: object = None) -> None:
     """A control character is refused before any view reads the request
-    (idp.edge): a page, never a redirect."""
+    (idp.infrastructure.edge): a page, never a redirect."""
     assert response.status_code == 400, (what, response.status_code)
     assert "Location" not in response.headers, what
     assert "This request cannot be handled" in response.text, what

@@ -17,8 +17,8 @@ from claims import (
     WrongTokenType,
 )
 from claims.guards import Guard
-from claims.schema import CustomerType, Entitlement, Role
-from idp.demo import PEOPLE
+from claims.vocabulary import CustomerType, Entitlement, Role
+from keyholder.demo.data import PEOPLE
 from tests.claims.provider_double import FakeClock
 from tests.provider.agents import UserAgent
 

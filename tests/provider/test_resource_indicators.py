@@ -4,7 +4,7 @@ API as audience, so the API may introspect it; other tokens are not for it."""
 import jwt as pyjwt
 import requests
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent, query_of
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")

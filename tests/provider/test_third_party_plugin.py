@@ -9,8 +9,8 @@ import jwt as pyjwt
 import pytest
 import requests
 
-from idp.claims_release import PluginError
-from idp.demo import PEOPLE
+from idp.protocol.claims_release import PluginError
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 
 PHILIP = next(p for p in PEOPLE if p.name == "Philip Smith")

@@ -8,10 +8,10 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from idp import database
-from idp.demo import PEOPLE
 from idp.directory.models import Person, PersonStatus, utcnow
-from idp.tokens.models import AuthorizationCode, TokenGrant
+from idp.infrastructure import database
+from idp.protocol.tokens.models import AuthorizationCode, TokenGrant
+from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")

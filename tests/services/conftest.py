@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
+from keyholder.demo.operator_records import seed_store
 from services import cloud, foot11, onedrive, portal
-from services.web_rp import WebServiceConfig
+from services.portal.store import ENGINE
+from services.relying_party import WebServiceConfig
 from tests.provider.agents import RelyingParty
 from tests.provider_fixtures import serve
 from tests.services.browser import Browser
@@ -63,7 +65,7 @@ def start_service(provider) -> Callable[..., RunningService]:
         server.shutdown()
         thread.join(timeout=10)
         listener.close()
-        engine = app.extensions.get(portal.ENGINE)
+        engine = app.extensions.get(ENGINE)
         if engine is not None:
             engine.dispose()
 
@@ -85,9 +87,10 @@ def one_drive(start_service) -> RunningService:
 
 @pytest.fixture
 def the_portal(start_service, tmp_path) -> RunningService:
+    seed_store(tmp_path / "operator.db")
     return start_service(portal.create_app, "portal", "My account",
                          config_class=portal.PortalConfig,
-                         database_path=str(tmp_path / "operator.db"), seed_demo=True)
+                         database_path=str(tmp_path / "operator.db"))
 
 
 @pytest.fixture

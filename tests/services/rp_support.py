@@ -17,11 +17,9 @@ from pathlib import Path
 
 import jwt as pyjwt
 from flask import Flask
-from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from services.operator_data import open_store
-from services.operator_demo import seed_demo_data
+from keyholder.demo.operator_records import seed_store
 from services.usage_api import UsageApiConfig
 from services.usage_api import create_app as create_usage_api
 from tests.provider.agents import RelyingParty, UserAgent
@@ -68,11 +66,7 @@ class UsageApi:
 def operator_store(folder: Path) -> str:
     """The operator's demo records in a SQLite file; its SQLAlchemy URL."""
     path = folder / "operator.db"
-    engine = open_store(path)
-    with Session(engine) as session:
-        seed_demo_data(session)
-        session.commit()
-    engine.dispose()
+    seed_store(path)
     return f"sqlite:///{path}"
 
 

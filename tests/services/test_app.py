@@ -14,7 +14,7 @@ import stat
 import pytest
 import requests
 
-from idp.demo import PEOPLE
+from keyholder.demo.data import PEOPLE
 from tests.services.rp_support import (
     app_login,
     claims_of,

@@ -2,7 +2,7 @@
 
 import requests
 
-from idp.security_headers import STATIC
+from idp.infrastructure.security_headers import STATIC
 
 
 def test_the_providers_stylesheet_is_served_by_a_service(the_cloud):

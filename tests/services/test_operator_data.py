@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from keyholder.demo.operator_records import seed_demo_data
 from services import operator_data as data
-from services.operator_demo import seed_demo_data
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services import portal
 from services.operator_data import Option, Subscription
+from services.portal.store import ENGINE
 from tests.services.browser import Browser
 from tests.services.conftest import EMMA, MARY, PHILIP, THOMAS
 
@@ -22,7 +22,7 @@ PAID_REFUSAL = ("Activating paid options is available to administrators of the c
 
 
 def options_state(service) -> dict[tuple[str, str], tuple[bool, str | None]]:
-    with Session(service.app.extensions[portal.ENGINE]) as session:
+    with Session(service.app.extensions[ENGINE]) as session:
         rows = session.execute(select(Subscription.number, Option.name, Option.active,
                                       Option.activated_by).join(Option.subscription))
         return {(number, name): (active, by) for number, name, active, by in rows}

@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from sqlalchemy import update
 
-from claims.schema import Role
-from idp import database
+from claims.vocabulary import Role
 from idp.directory.models import Membership
 from idp.directory.services import Directory
+from idp.infrastructure import database
 from tests.services.browser import Browser
 from tests.services.conftest import EMMA, MARY, PHILIP, THOMAS
 

@@ -13,10 +13,10 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from idp import database
-from idp.demo import PEOPLE
 from idp.directory.models import utcnow
-from idp.tokens.models import DeviceAuthorization
+from idp.infrastructure import database
+from idp.protocol.tokens.models import DeviceAuthorization
+from keyholder.demo.data import PEOPLE
 from services.tv import TvConfig, create_app
 from tests.provider.agents import UserAgent
 from tests.services.rp_support import free_port, served

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 import requests
 
-from claims.schema import Role
-from idp import PASSWORDS, database
-from idp.demo import PEOPLE
+from claims.vocabulary import Role
 from idp.directory.services import Directory
+from idp.infrastructure import database
+from idp.infrastructure.passwords import PASSWORDS
+from keyholder.demo.data import PEOPLE
 from services.usage_api import UsageApiConfig, create_app
 from tests.provider.agents import UserAgent
 from tests.services.rp_support import claims_of, free_port, served, usage_api
@@ -175,7 +176,7 @@ def test_the_config_does_not_show_the_secret():
 def test_a_token_issued_to_tv_is_refused(provider, api):
     from sqlalchemy import update
 
-    from idp.tokens.models import DeviceAuthorization
+    from idp.protocol.tokens.models import DeviceAuthorization
     from tests.provider.test_device_flow import approve, poll, start
 
     tv = provider.register("TV", "device", redirect_uris=[])

@@ -9,8 +9,9 @@ from flask import Flask
 from claims import Identity
 from services import cloud, portal
 from services.refusals import advice_for
+from services.relying_party import WebServiceConfig
 from services.rp_session import PROVIDER_SID, SUBJECT, SessionStore
-from services.web_rp import WebServiceConfig, create_service_app
+from services.web_rp import create_service_app
 
 GOOD = {"name": "cloud", "title": "The Cloud", "issuer": "https://id.example",
         "client_id": "abc", "client_secret": "s3cret", "base_url": "https://cloud.example/",

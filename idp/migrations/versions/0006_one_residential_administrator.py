@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from idp.schema import MigrationRefused
+from idp.infrastructure.migrate import MigrationRefused
 
 revision: str = "0006"
 down_revision: str | None = "0005"

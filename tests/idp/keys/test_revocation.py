@@ -16,8 +16,8 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError
 from sqlalchemy import select
 
-from idp import database
 from idp.directory.models import AuditEvent
+from idp.infrastructure import database
 from idp.keys import (
     ALGORITHMS,
     AlreadyRevoked,

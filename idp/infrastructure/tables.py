@@ -1,0 +1,21 @@
+"""Every table of the provider, imported in one place for Alembic and create_all."""
+
+from idp.clients.models import Client
+from idp.directory.models import AuditEvent, Customer, Membership, Person
+from idp.login.models import SsoSession, ThrottleCounter
+from idp.outbox.models import OutboxMessage
+from idp.protocol.tokens.models import (
+    AuthorizationCode,
+    Consent,
+    DeviceAuthorization,
+    RefreshToken,
+    RevokedAccessToken,
+    TokenGrant,
+)
+
+__all__ = [
+    "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "DeviceAuthorization",
+    "Membership",
+    "OutboxMessage", "Person",
+    "RefreshToken", "RevokedAccessToken", "SsoSession", "ThrottleCounter", "TokenGrant",
+]

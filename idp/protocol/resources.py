@@ -1,0 +1,52 @@
+"""Resource indicators (RFC 8707): a client names the API a token is for.
+
+A resource is the ``resource_uri`` of a registered service client. Asked at
+the authorization endpoint (or the device endpoint), the resources stay with
+the authorization and its token family; each token request may narrow them.
+A token for resources has them as its ``aud`` (RFC 9068 §3), so those
+services may introspect it; a token for no resource is for the provider's
+UserInfo endpoint only."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from sqlalchemy import select
+
+from idp.clients.models import Client
+from idp.infrastructure import database
+
+PARAMETER = "resource"
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the resource is unknown, invalid or not allowed."""
+
+    error = "invalid_target"
+    status_code = 400
+
+
+def _known(uris: list[str]) -> set[str]:
+    return set(database.session().scalars(
+        select(Client.resource_uri).where(Client.resource_uri.in_(uris))))
+
+
+def requested(values: list[str], *, allowed: list[str] | None = None, redirect_uri=None,
+              state=None) -> list[str]:
+    """The resources of a request, each checked: an absolute URI without a
+    fragment, registered by a service, and (``allowed``) granted before."""
+    uris = list(dict.fromkeys(values))
+    for uri in uris:
+        parts = urlsplit(uri)
+        if not parts.scheme or not parts.netloc or parts.fragment or "#" in uri:
+            raise InvalidTargetError("'resource' must be an absolute URI without a fragment.",
+                                     redirect_uri=redirect_uri, state=state)
+    if allowed is not None:
+        if not set(uris) <= set(allowed):
+            raise InvalidTargetError("A 'resource' was not granted to this authorization.",
+                                     redirect_uri=redirect_uri, state=state)
+    elif set(uris) - _known(uris):
+        raise InvalidTargetError("A 'resource' is not known here.", redirect_uri=redirect_uri,
+                                 state=state)
+    return uris

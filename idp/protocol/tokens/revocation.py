@@ -1,0 +1,46 @@
+"""Ending token families and single access tokens (RFC 7009, RFC 9700 §4.14)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from idp.directory.models import utcnow
+from idp.protocol.tokens.models import RevokedAccessToken, TokenGrant
+
+
+def revoke_grant(db: Session, grant_id: str, reason: str) -> int:
+    """Revoke one family: its refresh tokens and the access tokens it issued."""
+    return _revoke(db, TokenGrant.id == grant_id, reason)
+
+
+def revoke_session_grants(db: Session, session_id: int, reason: str) -> int:
+    """Revoke every family issued under one SSO session (logout)."""
+    return _revoke(db, TokenGrant.session_id == session_id, reason)
+
+
+def revoke_code_grants(db: Session, code_id: int, reason: str) -> int:
+    """Revoke what an authorization code produced (its second use: RFC 6749 §4.1.2)."""
+    return _revoke(db, TokenGrant.code_id == code_id, reason)
+
+
+def revoke_person_grants(db: Session, person_id: str, reason: str) -> int:
+    """Revoke every family of a person (suspension, password change)."""
+    return _revoke(db, TokenGrant.person_id == person_id, reason)
+
+
+def _revoke(db: Session, condition, reason: str) -> int:
+    result = db.execute(update(TokenGrant).where(condition, TokenGrant.revoked_at.is_(None))
+                        .values(revoked_at=utcnow(), revoked_reason=reason))
+    return result.rowcount
+
+
+def revoke_access_token(db: Session, jti: str, expires_at: datetime) -> None:
+    """Remember one revoked access token until it expires anyway."""
+    values = {"jti": jti, "expires_at": expires_at}
+    dialect = db.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(RevokedAccessToken)
+    db.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["jti"]))

@@ -1,0 +1,66 @@
+"""The ``keyholder`` command group (Flask's click CLI) on the assembled
+provider. Commands live in the modules that own them; this module builds the
+group and the commands that need no instance (``demo`` makes its own,
+``settings`` reads none, ``serve`` forks first)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+from idp.infrastructure.serve import ProviderServer, gunicorn_options
+from idp.settings import SettingsError, describe, load_settings
+from keyholder.demo.command import demo_command
+from keyholder.provider import create_app
+from services.app.cli import app_group
+
+
+def _create_app():
+    try:
+        return create_app()
+    except SettingsError as error:
+        raise click.ClickException("invalid settings:\n" + str(error)) from None
+
+
+cli = FlaskGroup(
+    name="keyholder",
+    help="Keyholder, an OpenID Connect provider for shared customer accounts.\n\n"
+         "Settings come from KEYHOLDER_* environment variables "
+         "(`keyholder settings` lists them).",
+    create_app=lambda *_: _create_app(),
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+# Flask's --app/--env-file/--debug would load another application or
+# environment than the settings say: the settings are the one source.
+cli.params = [p for p in cli.params if p.name not in {"app", "env_file", "debug"}]
+cli = click.version_option(package_name="keyholder", prog_name="keyholder")(cli)
+
+
+@cli.command("settings", with_appcontext=False)
+def settings_command() -> None:
+    """List every KEYHOLDER_* setting with its default (Markdown)."""
+    click.echo(describe(), nl=False)
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option("--host", help="Address to listen on (default: KEYHOLDER_HOST).")
+@click.option("--port", type=int, help="Port (default: KEYHOLDER_PORT).")
+@click.option("--workers", type=click.IntRange(1, 256),
+              help="Worker processes (default: KEYHOLDER_WORKERS).")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Threads per worker (gthread when above 1).")
+def serve_command(host: str | None, port: int | None, workers: int | None, threads: int) -> None:
+    """Run the provider in production under gunicorn."""
+    try:
+        settings = load_settings()
+        create_app()  # check the settings and the key store before forking
+    except SettingsError as error:
+        raise click.ClickException("invalid settings:\n" + str(error)) from None
+    ProviderServer(gunicorn_options(settings, host, port, workers, threads), create_app).run()
+
+
+cli.add_command(demo_command)
+cli.add_command(app_group)  # the app (a native client): needs no instance

@@ -1,0 +1,1 @@
+"""``keyholder demo``: data, the services' launcher, the mailbox, the command."""

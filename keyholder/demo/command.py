@@ -1,0 +1,81 @@
+"""``keyholder demo``: the provider with its console, every partner service,
+the outbox worker and a mailbox, in one process on loopback, with the demo
+data loaded (:mod:`keyholder.demo.data`). Demo mode never runs in production:
+the passwords are public on purpose."""
+
+from __future__ import annotations
+
+import socket
+
+import click
+from flask import Flask
+from werkzeug.serving import make_server
+
+from idp.infrastructure import database, migrate
+from idp.infrastructure.serve import ScrubbedRequestHandler
+from idp.keys import key_store
+from idp.outbox.worker import start_background_worker
+from idp.settings import SettingsError, load_settings
+from keyholder.demo import launcher
+from keyholder.demo.data import load_demo_data, logins_table
+from keyholder.provider import create_app
+
+
+@click.command("demo")
+@click.option("--host", help="Address to listen on (default: KEYHOLDER_HOST).")
+@click.option("--port", type=int, help="Port to listen on (default: KEYHOLDER_PORT).")
+def demo_command(host: str | None, port: int | None) -> None:
+    """Set up the demo instance (database, keys, demo data) and run it on loopback."""
+    try:
+        settings = load_settings(overrides={"DEMO": True})
+        host, port = host or settings.HOST, port or settings.PORT
+        listener = _listen(host, port)
+        # The issuer is where the demo listens, unless KEYHOLDER_ISSUER says otherwise.
+        issuer = {} if "ISSUER" not in settings.from_default else {
+            "ISSUER": f"http://{host}:{port}"}
+        app = create_app({"DEMO": True, **issuer})
+    except SettingsError as error:
+        raise click.ClickException("invalid settings:\n" + str(error)) from None
+    migrate.upgrade(database.engine(app))
+    key_store(app).ensure()
+    load_demo_data(app)
+    server = make_server(host, port, app, threaded=True, fd=listener.fileno(),
+                         request_handler=ScrubbedRequestHandler)
+    base = f"http://{host}:{server.port}"
+    try:
+        running, stop_services = launcher.start(app, host)
+    except OSError as error:
+        listener.close()
+        raise click.ClickException(f"cannot start the services: {error.strerror or error}"
+                                   ) from None
+    worker = start_background_worker(app)  # sends the outbox to the demo mailbox
+    click.echo(banner(base, running, app))
+    try:
+        server.serve_forever()  # returns on Ctrl-C
+    finally:
+        stop_services()
+        worker.stop(timeout=10)
+        listener.close()
+    click.echo("\nStopped.")
+
+
+def banner(base: str, running, app: Flask) -> str:
+    lines = ["Keyholder demo", "", f"  {'Provider (sign in, the console at /console)':<46} {base}/",
+             f"  {'Discovery':<46} {base}/.well-known/openid-configuration",
+             f"  {'Health':<46} {base}/health"]
+    lines += [f"  {service.title:<46} {service.url}/" for service in running]
+    lines += ["", logins_table(), "",
+              "The app: .venv/bin/keyholder app login --issuer " + base + " --client-id "
+              + app.config["DEMO_APP_CLIENT_ID"] + " --resource " + app.config["DEMO_USAGE_API"],
+              "", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind here, so that a busy port is one clear line rather than a traceback."""
+    try:
+        listener = socket.create_server((host, port), reuse_port=False)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    listener.set_inheritable(True)
+    return listener

@@ -1,0 +1,5 @@
+"""Where the portal keeps its handle on the operator's data store (in the app's
+extensions), shared by its app and its views."""
+
+DATABASE = "portal.sessionmaker"
+ENGINE = "portal.engine"
