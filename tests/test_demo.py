@@ -60,7 +60,7 @@ BANNER_ANSWERS = {
     "MyProximus self-care": SIGN_IN_FIRST, "The Cloud": SIGN_IN_FIRST, "Foot 11": SIGN_IN_FIRST,
     "OneDrive for Business": SIGN_IN_FIRST,
     "TV (set-top box)": (200, None),
-    "Usage API (JSON)": (404, None),  # an API: nothing at its root, GET /usage with a token
+    "Usage API (JSON)": (401, None),  # GET /usage wants a bearer token
     "Mailbox": (200, None),
 }
 

@@ -63,7 +63,7 @@ def banner(base: str, running, app: Flask) -> str:
     lines = ["Keyholder demo", "", f"  {'Provider (sign in, the console at /console)':<46} {base}/",
              f"  {'Discovery':<46} {base}/.well-known/openid-configuration",
              f"  {'Health':<46} {base}/health"]
-    lines += [f"  {service.title:<46} {service.url}/" for service in running]
+    lines += [f"  {service.title:<46} {service.url}{service.entry}" for service in running]
     lines += ["", logins_table(), "",
               "The app: .venv/bin/keyholder app login --issuer " + base + " --client-id "
               + app.config["DEMO_APP_CLIENT_ID"] + " --resource " + app.config["DEMO_USAGE_API"],

@@ -48,6 +48,7 @@ class Running:
     url: str
     server: BaseWSGIServer
     thread: threading.Thread
+    entry: str = "/"  # the page to open (an API: its endpoint)
 
 
 def _clients(app: Flask, specs: dict[str, dict]) -> dict[str, dict]:
@@ -67,11 +68,11 @@ def _clients(app: Flask, specs: dict[str, dict]) -> dict[str, dict]:
     return known
 
 
-def _serve(name: str, title: str, wsgi, host: str, port: int) -> Running:
+def _serve(name: str, title: str, wsgi, host: str, port: int, entry: str = "/") -> Running:
     server = make_server(host, port, wsgi, threaded=True, request_handler=ScrubbedRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name=f"demo-{name}", daemon=True)
     thread.start()
-    return Running(name, title, f"http://{host}:{server.port}", server, thread)
+    return Running(name, title, f"http://{host}:{server.port}", server, thread, entry)
 
 
 def start(app: Flask, host: str) -> tuple[list[Running], Callable[[], None]]:
@@ -115,7 +116,7 @@ def start(app: Flask, host: str) -> tuple[list[Running], Callable[[], None]]:
             UsageApiConfig(issuer=issuer, client_id=clients["usage_api"]["client_id"],
                            client_secret=clients["usage_api"]["client_secret"],
                            resource_uri=f"{api_url}/", data_url=f"sqlite:///{data_path}")),
-            host, first + API_OFFSET))
+            host, first + API_OFFSET, entry="/usage"))
         running.append(_serve("mailbox", "Mailbox", mailbox.create_app(
             box, secrets.token_urlsafe(32)), host, first + MAILBOX_OFFSET))
     except BaseException:
