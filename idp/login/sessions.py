@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from idp.directory.models import Person, PersonStatus, utcnow
 from idp.login.models import SsoSession
 from idp.protocol import backchannel_logout
-from idp.protocol.tokens.revocation import revoke_session_grants
+from idp.protocol.tokens.family_revocation import revoke_session_grants
 
 
 def secure_cookies(app: Flask) -> bool:

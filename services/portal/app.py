@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.operator_data import open_store
 from services.portal import views
-from services.portal.store import DATABASE, ENGINE
+from services.portal.data_store import DATABASE, ENGINE
 from services.relying_party import WebServiceConfig
 from services.web_rp import create_service_app
 

@@ -14,7 +14,7 @@ from claims import Identity
 from claims.vocabulary import Entitlement
 from services import operator_data as data
 from services.portal import rules
-from services.portal.store import DATABASE
+from services.portal.data_store import DATABASE
 from services.refusals import Advice, message_page, refused
 from services.relying_party import current_identity, identity_required, requires
 

@@ -14,7 +14,7 @@ from flask import Flask
 from keyholder.demo.data import PEOPLE
 from keyholder.demo.operator_records import seed_store
 from services import cloud, foot11, onedrive, portal
-from services.portal.store import ENGINE
+from services.portal.data_store import ENGINE
 from services.relying_party import WebServiceConfig
 from tests.provider.agents import RelyingParty
 from tests.provider_fixtures import serve

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.operator_data import Option, Subscription
-from services.portal.store import ENGINE
+from services.portal.data_store import ENGINE
 from tests.services.browser import Browser
 from tests.services.conftest import EMMA, MARY, PHILIP, THOMAS
 

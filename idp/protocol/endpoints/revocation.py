@@ -13,7 +13,7 @@ from flask import current_app
 
 from idp.infrastructure import database
 from idp.protocol.tokens import validation
-from idp.protocol.tokens.revocation import revoke_access_token, revoke_grant
+from idp.protocol.tokens.family_revocation import revoke_access_token, revoke_grant
 
 
 class RevocationEndpoint(_RevocationEndpoint):

@@ -23,8 +23,8 @@ from idp.infrastructure import database
 from idp.login import sessions
 from idp.protocol.grants.token_generation import IssuingGrant
 from idp.protocol.tokens import minting
+from idp.protocol.tokens.family_revocation import revoke_code_grants
 from idp.protocol.tokens.models import AuthorizationCode
-from idp.protocol.tokens.revocation import revoke_code_grants
 
 
 class AuthorizationCodeGrant(IssuingGrant, grants.AuthorizationCodeGrant):

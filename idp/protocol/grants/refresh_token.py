@@ -17,8 +17,8 @@ from idp.infrastructure import database
 from idp.protocol.claims_release import membership_for
 from idp.protocol.grants.token_generation import IssuingGrant
 from idp.protocol.tokens import minting
+from idp.protocol.tokens.family_revocation import revoke_grant
 from idp.protocol.tokens.models import RefreshToken
-from idp.protocol.tokens.revocation import revoke_grant
 
 
 class RefreshTokenGrant(IssuingGrant, grants.RefreshTokenGrant):
