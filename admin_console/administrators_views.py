@@ -1,7 +1,7 @@
 """The console's pages for administrators: the members and their roles,
 exclusions, self-promotion, stepping down, handing over, the audit trail.
 Everything is scoped to the customer shown in the console; ids in forms are
-checked to belong to it (SECURITY §2.26)."""
+checked to belong to it ("Scoped to the customer shown", docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Who may become administrator by himself (DESIGN §1, "Becoming administrator").
+"""Who may become administrator by himself (docs/design.md, "The rules of
+self-promotion").
 
 Each rule refuses with its own sentence, saying what to do next. They are
 checked under the customer's lock inside the promotion's transaction. The

@@ -32,7 +32,7 @@ from idp.infrastructure.failure_counters import Limit
 from idp.outbox import mail
 
 HOUR = timedelta(hours=1)
-PERSON_LIMIT = 5     # wrong numbers per person per hour (DESIGN §1)
+PERSON_LIMIT = 5     # wrong numbers per person per hour (docs/design.md, "Rate limits")
 CUSTOMER_LIMIT = 20  # per customer the person belongs to, per hour
 ADDRESS_LIMIT = 20   # per client address per hour
 

@@ -18,7 +18,7 @@ from idp.infrastructure.passwords import PASSWORDS
 from idp.login import login_limits, sessions
 from idp.outbox import mail
 
-REAUTHENTICATE_AFTER = 600  # seconds since the last password (DESIGN §1)
+REAUTHENTICATE_AFTER = 600  # seconds since the last password ("Fresh login to promote")
 
 
 @blueprint.get("")

@@ -1,4 +1,5 @@
-"""Keyholder's own claims plugin: the customer claims of DESIGN §2.
+"""Keyholder's own claims plugin: the customer claims of the claims contract
+(docs/design.md).
 
 Scope ``customer`` releases ``customer_number``, ``role``, ``customer_type``
 and ``entitlements`` (from :mod:`claims.policy`, for the client's channel);

@@ -1,4 +1,5 @@
-"""Who a verified token speaks for, and what it allows (DESIGN §2's claims contract).
+"""Who a verified token speaks for, and what it allows (the claims contract,
+docs/design.md).
 
 An :class:`Identity` is built only from claims that were verified (a JWT's
 signature) or answered by the provider (introspection). Claims of the

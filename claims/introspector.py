@@ -1,5 +1,6 @@
 """Asking the provider what a token is worth now (RFC 7662), for resource servers
-that want revocations and role changes to count at once (SECURITY §2.25).
+that want revocations and role changes to count at once ("Role changes count
+at once", docs/security.md).
 
     introspector = Introspector("https://id.example", "usage-api", secret)
     identity = introspector.introspect(token)   # or InactiveToken, ProviderUnavailable

@@ -1,4 +1,5 @@
-"""The entitlement policy: DESIGN §1's table, as data, and decisions with reasons.
+"""The entitlement policy: the table of docs/design.md ("Entitlements") as
+data, and decisions with reasons.
 
 role x customer type x channel (x own mobile) -> entitlements. Business-only
 and web-only rows are the design's inferences (Bizz Club and OneDrive for

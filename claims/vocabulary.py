@@ -1,4 +1,5 @@
-"""Names that appear on the wire, declared once (DESIGN §1 and §2).
+"""Names that appear on the wire, declared once (docs/design.md: the domain
+and the claims contract).
 
 Claims may be added, never renamed: partner services depend on these."""
 
@@ -26,7 +27,8 @@ class Channel(StrEnum):
 
 
 class Entitlement(StrEnum):
-    """What a member may do or see (DESIGN §1, the help page's list)."""
+    """What a member may do or see: the help page's list (docs/design.md,
+    "Entitlements")."""
 
     BILLS = "bills"
     USAGE_ALL = "usage:all"
@@ -53,5 +55,5 @@ ENTITLEMENTS = "entitlements"
 PHONE_NUMBER = "phone_number"
 
 # The authorization request parameter with which a client preselects the
-# customer a token speaks for (DESIGN §2).
+# customer a token speaks for (docs/design.md, "One token speaks for one customer").
 CUSTOMER_NUMBER_PARAMETER = "customer_number"

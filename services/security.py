@@ -1,6 +1,7 @@
 """Headers on every response and a same-origin check on every form post, as
-the provider does (its SECURITY §2.10): no framing, no referrer, no sniffing,
-only our own assets, no JavaScript at all, and pages never cached."""
+the provider does ("Locked-down pages" and "No cross-site form posts",
+docs/security.md): no framing, no referrer, no sniffing, only our own assets,
+no JavaScript at all, and pages never cached."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Usage API: a backend that answers the usage of a customer's
-subscriptions, to whoever's token allows it (DESIGN §1).
+subscriptions, to whoever's token allows it (docs/design.md, "Entitlements").
 
     app = create_app(UsageApiConfig(issuer, client_id, client_secret,
                                     resource_uri="http://127.0.0.1:8002",

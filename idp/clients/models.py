@@ -19,8 +19,8 @@ from idp.protocol.scopes import allowed_scope
 
 
 class ClientType(StrEnum):
-    """DESIGN §2 "Clients": what a client is decides how it authenticates and
-    which grants it may use."""
+    """What a client is decides how it authenticates and
+    which grants it may use (docs/design.md, "Clients")."""
 
     WEB = "web"          # confidential, authorization_code + refresh_token
     NATIVE = "native"    # public (PKCE), authorization_code + refresh_token, loopback redirect
@@ -42,7 +42,7 @@ GRANT_TYPES: dict[ClientType, frozenset[str]] = {
     ClientType.DEVICE: frozenset({GrantType.DEVICE_CODE, GrantType.REFRESH_TOKEN}),
 }
 
-# The channel of DESIGN §1 that each client type is (entitlements depend on it).
+# The channel each client type is (docs/design.md, "Channels"): entitlements depend on it.
 # A TV box is not the web site: it gets the app's entitlements.
 CHANNELS: dict[ClientType, Channel] = {
     ClientType.WEB: Channel.WEB,

@@ -1,4 +1,4 @@
-"""Directory tables (DESIGN §1).
+"""Directory tables (docs/design.md, "The domain").
 
 A *person* is one login; a *membership* links a person to a *customer* with a
 role. Enumerations are stored as their wire strings with a CHECK constraint,

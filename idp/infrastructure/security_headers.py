@@ -1,5 +1,6 @@
-"""Headers on every response (SECURITY §2.10): no framing, no referrer, no
-sniffing, only our own assets, and pages that hold forms are never cached."""
+"""Headers on every response ("Locked-down pages", docs/security.md): no
+framing, no referrer, no sniffing, only our own assets, and pages that hold
+forms are never cached."""
 
 from pathlib import Path
 from urllib.parse import urlsplit

@@ -1,6 +1,6 @@
 """Serving the provider: under gunicorn (``keyholder serve``), with an access log that
 never records a query string (where ``id_token_hint`` and other tokens
-travel) or a referrer (SECURITY §2.19)."""
+travel) or a referrer ("No tokens in logs or URLs", docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Login throttling per account and per client address (SECURITY §2.14).
+"""Login throttling per account and per client address ("Throttle, never lock
+out", docs/security.md).
 
 The account key is derived from what was typed, whether or not such an
 account exists, so a block says nothing about who has an account."""

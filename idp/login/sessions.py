@@ -1,4 +1,5 @@
-"""The provider's single sign-on session (SECURITY §2.11, §2.12).
+"""The provider's single sign-on session ("Server-side sessions" and "Strict
+cookies", docs/security.md).
 
 The browser holds a random 256-bit secret in an ``HttpOnly``, ``SameSite=Lax``
 cookie (``Secure`` and ``__Host-`` prefixed unless the issuer is plain http

@@ -1,6 +1,6 @@
 """The login page and the signed-in page.
 
-No user enumeration (SECURITY §2.18): an unknown address and a wrong password
+No user enumeration (docs/security.md): an unknown address and a wrong password
 get the same message, status and work (a dummy argon2 verification). A
 successful login makes a new session id and answers 303."""
 
@@ -29,7 +29,7 @@ SUSPENDED = ("This account is suspended. Please contact an administrator of your
 
 
 def safe_next(target: str | None) -> str | None:
-    """A path on this site, or None: never an open redirect (SECURITY §2.2)."""
+    """A path on this site, or None ("No open redirects")."""
     if not target or len(target) > 4096 or not target.startswith("/"):
         return None
     if target.startswith(("//", "/\\")) or any(c in target for c in "\r\n\t\\"):
@@ -40,7 +40,7 @@ def safe_next(target: str | None) -> str | None:
 
 def _channel_of(target: str) -> str:
     """A login for a native app's (or a TV box's) authorization request starts
-    an app session; every other login is on the web (DESIGN §1, channels)."""
+    an app session; every other login is on the web (docs/design.md, "Channels")."""
     parts = urlsplit(target)
     if parts.path != url_for("authorize.authorize"):
         return Channel.WEB.value

@@ -1,5 +1,5 @@
 """Sending the outbox: :func:`deliver_due` hands every due message to the SMTP
-server and marks it sent (SECURITY §3.2).
+server and marks it sent ("Duplicate, never lose", docs/security.md).
 
 A message is *due* when ``sent_at IS NULL AND next_attempt_at <= now``.
 
@@ -19,7 +19,7 @@ Order: claim -> send -> mark sent -> commit, in one transaction. A crash after
 the server accepted the message and before the commit rolls the mark back:
 the message is still due and is sent again (a duplicate, recognisable by its
 ``Message-ID``, which comes from the outbox id). The other order (mark, then
-send) could lose a message, which SECURITY §3.2 forbids: duplicate, never lose.
+send) could lose a message, which the rule forbids: duplicate, never lose.
 
 Retries. Every attempt adds one to ``attempts``. After a failure
 ``next_attempt_at`` moves by :func:`backoff` (30 s, 1 min, 2 min, 4 min ...

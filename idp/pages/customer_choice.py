@@ -1,5 +1,5 @@
-"""Which customer an authorization speaks for (DESIGN §2, "one token speaks
-for one customer number").
+"""Which customer an authorization speaks for (docs/design.md, "One token
+speaks for one customer").
 
 - The client may name one with the request parameter ``customer_number``:
   it must be a customer of the signed-in person, or the request is refused.

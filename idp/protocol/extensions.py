@@ -32,7 +32,7 @@ class RefuseRequestObjects:
 
 
 class CodeResponseTypeOnly:
-    """Only ``response_type=code`` (no implicit or hybrid flow, SECURITY §2.8).
+    """Only ``response_type=code``: no implicit or hybrid flow ("Code flow only").
 
     Authlib would put the requested value into its error description, and
     a quote or non-ASCII character there is a 500; this refusal's words are

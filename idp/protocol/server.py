@@ -1,8 +1,9 @@
 """The authorization server: every grant, extension and endpoint we register,
-in one place (STYLE: "keep every register_* call in one visible block").
+in one visible block, so a reader sees the whole server here.
 
 What each registered class changes in Authlib's defaults is said in its own
-module; SECURITY §0 lists why."""
+module; docs/security.md ("Authlib defaults Keyholder replaces") lists them
+and why."""
 
 from __future__ import annotations
 

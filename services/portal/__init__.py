@@ -1,6 +1,6 @@
 """The operator's self-care portal: subscriptions, bills, usage, options and
 Bizz Club points of the customer number the token speaks for, shown and
-changed as the person's entitlements allow (DESIGN §1): administrators see
+changed as the person's entitlements allow (docs/design.md): administrators see
 and manage everything, users the usage and free options of their own mobile.
 
 It has its own data store (:mod:`services.operator_data`, a SQLite file) and

@@ -3,7 +3,8 @@
 Client authentication is required. ``active: true`` is answered only to a
 client the token is for (its audience, or the client it was issued to) and
 only while the token is valid *now*: a revoked family or ``jti``, or a
-suspended person, is ``active: false`` at once (SECURITY §2.23, §2.25)."""
+suspended person, is ``active: false`` at once (docs/security.md:
+"Introspection only for the token's parties", "Role changes count at once")."""
 
 from __future__ import annotations
 

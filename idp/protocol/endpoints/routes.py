@@ -21,7 +21,8 @@ WRITING_GRANTS = {"authorization_code", "refresh_token",
 
 
 def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"  # RFC 6749 §5.1, SECURITY §2.20
+    # RFC 6749 §5.1; "No caching of token responses" (docs/security.md).
+    response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
 

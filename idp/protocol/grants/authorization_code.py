@@ -1,6 +1,7 @@
 """The authorization code grant (RFC 6749 §4.1) with OIDC and PKCE.
 
-Differences from Authlib's defaults, each required by SECURITY §0:
+Differences from Authlib's defaults (docs/security.md, "Authlib defaults
+Keyholder replaces"):
 - a missing ``redirect_uri`` is an error, never a fall-back (OIDC Core 3.1.2.1);
 - a code is claimed with a conditional UPDATE before anything else is
   checked, so it is single use even under parallel redemption, and is burnt

@@ -40,7 +40,8 @@ class AuthorizationCode(Base):
     auth_time: Mapped[datetime] = mapped_column()
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     sid: Mapped[str | None] = mapped_column(String(43), default=None)
-    # The customer this authorization speaks for (DESIGN §2); None: no membership.
+    # The customer this authorization speaks for (docs/design.md, "One token speaks
+    # for one customer"); None: no membership.
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customer.id", ondelete="CASCADE"), default=None)
     # RFC 8707: the resources the client asked for (their URIs); [] for none.

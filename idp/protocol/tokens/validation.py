@@ -3,7 +3,8 @@
 An access token is checked as a JWT first (our key, ``typ: at+jwt``, issuer,
 expiry) and then against the directory and the revocations, so that a
 revoked family, a revoked ``jti`` or a suspended person makes it inactive at
-once (SECURITY §2.25). A refresh token is looked up by its hash."""
+once ("Role changes count at once", docs/security.md). A refresh token is
+looked up by its hash."""
 
 from __future__ import annotations
 
