@@ -34,11 +34,13 @@ from claims.errors import (
 )
 from claims.identity import Identity
 from claims.introspector import Introspector
+from claims.logout_tokens import LogoutToken, LogoutTokenVerifier
 from claims.verifier import TokenVerifier
 
 __all__ += [
     "BadSignature", "ClaimsError", "DisallowedAlgorithm", "ExpiredToken", "Forbidden",
-    "Identity", "InactiveToken", "Introspector", "InvalidToken", "MalformedToken",
-    "MissingEntitlement", "MissingRole", "NotYetValid", "ProviderUnavailable", "TokenVerifier",
-    "UnknownKey", "WrongAudience", "WrongIssuer", "WrongNonce", "WrongTokenType",
+    "Identity", "InactiveToken", "Introspector", "InvalidToken", "LogoutToken",
+    "LogoutTokenVerifier", "MalformedToken", "MissingEntitlement", "MissingRole", "NotYetValid",
+    "ProviderUnavailable", "TokenVerifier", "UnknownKey", "WrongAudience", "WrongIssuer",
+    "WrongNonce", "WrongTokenType",
 ]

@@ -55,6 +55,11 @@ class BadSignature(InvalidToken):
 
 
 class WrongTokenType(InvalidToken):
+    """A token of another kind than the one asked for (the rule "Explicit token
+    types"): an ID token offered as an access token, an access token or an ID
+    token offered as a logout token, told apart by ``typ`` and, for logout
+    tokens, by their event and the absence of a nonce."""
+
     message = "This kind of token is not accepted here."
 
 

@@ -6,7 +6,7 @@ one algorithm it may verify: an RSA key (2048 bits or more) only RS256, an EC
 P-256 key only ES256, and only if the JWK's own ``alg``, ``use`` and
 ``key_ops`` agree. A JWK we cannot use is remembered as unusable rather than
 dropped, so that a token naming it is refused at once instead of making us
-refetch (SECURITY §2.22: a key never comes from the token, so nothing in a
+refetch (the rule "No key from the token" of docs/security.md: nothing in a
 token can make us trust a key the provider did not publish).
 
 Refetching (key rotation without downtime): the keys are fetched at the

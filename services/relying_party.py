@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from flask import current_app, session
 
-from claims import Identity
+from claims import Identity, LogoutTokenVerifier
 from claims.errors import MissingEntitlement
-from claims.jwks import JwksCache
 from claims.vocabulary import Entitlement
 from services import refusals
-from services.logout_receiver import LogoutTokenVerifier
+from services.logout_receiver import LogoutReceiver
 from services.oidc_client import ProviderClient
 from services.rp_session import SessionStore
 
@@ -113,15 +111,16 @@ class WebServiceConfig:
 
 
 class WebRelyingParty:
-    """The per-app state: the provider client, the sessions, the logout tokens."""
+    """The per-app state: the provider client, the sessions, the logout receiver."""
 
     def __init__(self, config: WebServiceConfig) -> None:
         self.config = config
         self.provider = ProviderClient(config.issuer, config.client_id, config.client_secret)
         self.sessions = SessionStore()
-        keys = JwksCache(config.issuer, jwks_uri=None, http=self.provider.http,
-                         refetch_interval=30.0, clock=time.time, timeout=self.provider.timeout)
-        self.logout_tokens = LogoutTokenVerifier(config.issuer, config.client_id, keys)
+        logout_tokens = LogoutTokenVerifier(config.issuer, client_id=config.client_id,
+                                            http=self.provider.http,
+                                            timeout=self.provider.timeout)
+        self.logout_receiver = LogoutReceiver(logout_tokens, self.sessions)
 
 
 def current_rp() -> WebRelyingParty:

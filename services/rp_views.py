@@ -1,6 +1,7 @@
 """The relying party's own endpoints: sign in, its callback, sign out, and the
-back-channel logout. Protocol work is in :mod:`services.oidc_client` and
-:mod:`services.logout_receiver`; these views keep the session and answer."""
+back-channel logout. Protocol work is in :mod:`services.oidc_client` and the
+``claims`` toolkit, acting on logout tokens in :mod:`services.logout_receiver`;
+these views keep the session and answer."""
 
 from __future__ import annotations
 
@@ -136,18 +137,14 @@ def logout():
 @blueprint.post("/backchannel-logout")
 def backchannel_logout():
     """OpenID Connect Back-Channel Logout 1.0 §2.5-2.8."""
-    rp = current_rp()
     try:
-        logout = rp.logout_tokens.verify(request.form.get("logout_token"))
+        current_rp().logout_receiver.receive(request.form.get("logout_token"))
     except InvalidToken as error:
         log.info("logout token refused: %s", type(error).__name__)
         return _no_store(jsonify(error="invalid_request", error_description=error.message), 400)
     except ProviderUnavailable as error:
         log.warning("logout token not checked: %s", error.message)
         return _no_store(jsonify(error="temporarily_unavailable"), 503)
-    if rp.logout_tokens.first_time(logout):
-        ended = rp.sessions.end(sid=logout.sid, subject=logout.subject)
-        log.info("back-channel logout ended %d session(s)", ended)
     return _no_store(Response(status=200), 200)
 
 

@@ -152,11 +152,13 @@ class Minter:
 
     def access(self, key: RSAKey | ECKey, *, typ: str | None = "at+jwt",
                **overrides: Any) -> str:
-        """A genuine token, signed by joserfc."""
+        """A genuine token, signed by joserfc (``typ=None``: without one; joserfc
+        would write ``typ: JWT``)."""
         header = {"alg": alg_of(key), "kid": key.kid}
         if typ is not None:
             header["typ"] = typ
-        return jwt.encode(header, self.claims(**overrides), key, algorithms=[alg_of(key)])
+        return jwt.encode(header, self.claims(**overrides), key, algorithms=[alg_of(key)],
+                          default_type=None)
 
     @staticmethod
     def forge(header: dict, payload: dict | bytes, key: RSAKey | ECKey) -> str:

@@ -1,4 +1,5 @@
-"""Customer numbers as people type them (issue 2, SECURITY §4)."""
+"""Customer numbers as people type them (issue 2; "Customer numbers are nine ASCII
+digits" and "Bad input is refused, never a 500" in docs/security.md)."""
 
 import re
 

@@ -1,5 +1,6 @@
-"""Every cell of DESIGN §1's entitlement table: administrator/user ×
-business/residential × web/app × with/without an own mobile."""
+"""Every cell of the entitlement table (docs/design.md, "Entitlements"):
+administrator/user × business/residential × web/app × with/without an own
+mobile."""
 
 import itertools
 
@@ -8,7 +9,7 @@ import pytest
 from claims.policy import TABLE, Allowed, Denied, decide, entitlements_for
 from claims.vocabulary import Channel, CustomerType, Entitlement, Role
 
-# DESIGN §1, transcribed by hand from the design (not from claims/policy.py):
+# The table of docs/design.md, transcribed by hand (not from claims/policy.py):
 # entitlement -> (users too?, web only?, business only?, needs an own mobile?)
 DESIGN = {
     "bills": (False, False, False, False),

@@ -1,6 +1,7 @@
-"""TokenVerifier against a provider double on loopback (SECURITY §2.22, §2.24):
-the genuine token is accepted; each forged or misused token is refused with
-its own error class."""
+"""TokenVerifier against a provider double on loopback ("Algorithm allow-list",
+"No key from the token", "Explicit token types" and "Refetch on an unknown kid,
+rate-limited" in docs/security.md): the genuine token is accepted; each forged
+or misused token is refused with its own error class."""
 
 from __future__ import annotations
 

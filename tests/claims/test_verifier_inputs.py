@@ -1,5 +1,6 @@
-"""TokenVerifier on broken input and on ID tokens (SECURITY §2.22): each is
-refused with its own error class. The forgeries are in test_verifier.py."""
+"""TokenVerifier on broken input and on ID tokens ("Bad input is refused, never a
+500" and "Explicit token types" in docs/security.md): each is refused with its
+own error class. The forgeries are in test_verifier.py."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 1.0): a logout token signed with the provider's own key ends the service's
 sessions of that provider session or person; anything else is refused with
 400 and ends nothing. Tokens are signed here with the provider's key store
-and joserfc; the last tests let the provider send them."""
+and joserfc; the last tests let the provider send them. Each rule of the
+toolkit's verification, with its error class, is in
+tests/claims/test_logout_tokens.py."""
 
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
+from claims import LogoutToken
 from idp.keys import key_store
+from services import logout_receiver
+from services.logout_receiver import LogoutReceiver
+from services.rp_session import PROVIDER_SID, SUBJECT, SessionStore
 from tests.services.browser import Browser
 from tests.services.conftest import MARY, PHILIP
 
@@ -29,7 +35,8 @@ def signed(provider, claims: dict, *, alg: str = "RS256", typ: str | None = "log
     head = {"alg": alg, "kid": signing.kid, **header}
     if typ is not None:
         head["typ"] = typ
-    return jwt.encode(head, claims, key or signing, algorithms=[alg])
+    # default_type=None: without a typ of ours, joserfc would write typ: JWT.
+    return jwt.encode(head, claims, key or signing, algorithms=[alg], default_type=None)
 
 
 def logout_claims(provider, service, *, sid=None, sub=None, **changes) -> dict:
@@ -199,6 +206,41 @@ def test_a_forged_or_wrong_token_is_refused_and_ends_nothing(provider, the_cloud
     assert answer.headers["Cache-Control"] == "no-store"
     assert signed_in(browser, the_cloud)
     assert len(the_cloud.sessions) == 1
+
+
+class _Verified:
+    """The toolkit's verifier, as the receiver sees it: here the "token" is
+    already the LogoutToken (the verification is tested in tests/claims)."""
+
+    leeway = 60
+
+    @staticmethod
+    def verify(token: LogoutToken) -> LogoutToken:
+        return token
+
+
+def test_the_replay_memory_forgets_expired_jtis_first_then_the_oldest(monkeypatch):
+    monkeypatch.setattr(logout_receiver, "MAX_REMEMBERED", 3)
+    now = [1000.0]
+    sessions = SessionStore()
+    receiver = LogoutReceiver(_Verified(), sessions, clock=lambda: now[0])
+
+    def acted_on(jti: str, expires_at: float) -> bool:
+        """Whether a token for Philip ended his session (one is there each time)."""
+        sessions.save(sessions.new_cookie_value(), {SUBJECT: "philip", PROVIDER_SID: "s"},
+                      create=True)
+        ended = receiver.receive(LogoutToken("s", "philip", jti, 990.0, expires_at))
+        assert len(sessions) == (0 if ended else 1)
+        sessions.end(subject="philip")
+        return ended > 0
+
+    assert acted_on("a", 1010) and acted_on("b", 5000) and acted_on("c", 5000)
+    assert not acted_on("b", 5000)  # a replay ends nothing
+    now[0] = 1071  # "a" is past its exp and the leeway
+    assert acted_on("d", 5000)  # the memory was full: "a" was forgotten, not "b"
+    assert not acted_on("b", 5000) and not acted_on("c", 5000)
+    assert acted_on("e", 5000)  # full, none expired: the oldest ("b") goes
+    assert acted_on("b", 5000) and not acted_on("d", 5000)
 
 
 def test_without_a_token_or_as_a_browser_form(provider, the_cloud, philip):
