@@ -1,10 +1,13 @@
 """Fixtures shared by every test: the application on a real database.
 
 ``database_url`` is parametrised: each test that uses the database runs on
-SQLite and on PostgreSQL. PostgreSQL is the local server (or
-``KEYHOLDER_TEST_POSTGRES_URL``); each test session creates a fresh database
-there and drops it at the end. Without a server the PostgreSQL cases skip,
-except when ``CI`` is set, where they fail.
+SQLite and on PostgreSQL (unless it is marked ``ONE_DATABASE``, see
+tests/README.md). PostgreSQL is the local server (or
+``KEYHOLDER_TEST_POSTGRES_URL``); each test session (each xdist worker)
+creates fresh databases there and drops them at the end. Without a server
+the PostgreSQL cases skip, except when ``CI`` is set, where they fail.
+
+This file only defines fixtures: what tests import lives in tests/support/.
 """
 
 from __future__ import annotations
@@ -16,35 +19,20 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
 from idp.directory.services import Directory
-from idp.infrastructure import database, migrate
-from idp.infrastructure.database import create_database_engine
-from keyholder.provider import create_app
-from tests.support.databases import (  # noqa: F401 (re-exported for older imports)
-    IN_CI,
-    POSTGRES_URL,
+from idp.infrastructure import database
+from tests.support.apps import build_app
+from tests.support.databases import (
+    DATABASES,
+    empty_tables,
+    migrate_database,
     scratch_postgres_database,
-    unavailable,
 )
 
-# The real provider on loopback (fixtures `provider`, `web`) and a real SMTP server
-# (`mailbox`), for every test folder.
+# The real provider on loopback (fixtures `provider`, `web`, `shared_provider`) and
+# a real SMTP server (`mailbox`), for every test folder.
 pytest_plugins = ["tests.provider_fixtures", "tests.support.smtp_fixtures"]
-
-# Cheap password hashing keeps factories fast; the production parameters are
-# the defaults of idp.settings and are tested there.
-TEST_SETTINGS = {
-    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-    "KEYS_PASSPHRASE": "test-keys-passphrase-that-is-long-enough-0123",
-    "ISSUER": "http://127.0.0.1:8000",
-    "SMTP_URL": "smtp://127.0.0.1:8025",
-    "MAIL_FROM": "Keyholder tests <no-reply@keyholder.localhost>",
-    "PASSWORD_TIME_COST": 1,
-    "PASSWORD_MEMORY_COST": 8,
-    "PASSWORD_PARALLELISM": 1,
-}
 
 
 @pytest.fixture(autouse=True)
@@ -59,23 +47,18 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def postgres_database() -> Iterator[str]:
     """A fresh, migrated database on the PostgreSQL server for this session."""
     with scratch_postgres_database("keyholder_test") as url:
-        engine = create_database_engine(url)
-        migrate.upgrade(engine)
-        engine.dispose()
-        yield url
+        yield migrate_database(url)
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (faster than migrating each time)."""
     path = tmp_path_factory.mktemp("template") / "keyholder.db"
-    engine = create_database_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    engine.dispose()
+    migrate_database(f"sqlite:///{path}")
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file of this test's own, or the
     session's PostgreSQL database, emptied after the test."""
@@ -86,11 +69,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     url = request.getfixturevalue("postgres_database")
     yield url
-    engine = create_database_engine(url)
-    with engine.begin() as connection:
-        tables = ", ".join(t.name for t in database.Base.metadata.sorted_tables)
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_tables(url)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def module_database_url(request: pytest.FixtureRequest,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for one test module (``shared_provider``): a SQLite
+    file, or a PostgreSQL database of its own, so that emptying the session's
+    after each test never touches it."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("module") / "keyholder.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    with scratch_postgres_database("keyholder_test_module") as url:
+        yield migrate_database(url)
 
 
 @pytest.fixture
@@ -99,10 +93,7 @@ def make_app(tmp_path: Path):
     apps: list[Flask] = []
 
     def make(database_url: str, **overrides) -> Flask:
-        config = {**TEST_SETTINGS, "DATABASE_URL": database_url,
-                  "INSTANCE_PATH": str(tmp_path / "instance"),
-                  "KEYS_DIR": str(tmp_path / "keys"), "TESTING": True, **overrides}
-        app = create_app(config)
+        app = build_app(database_url, tmp_path, **overrides)
         apps.append(app)
         return app
 

@@ -1,40 +1,45 @@
 """A real provider on loopback for protocol tests: the application served by
 a threaded HTTP server on a free port, its issuer that URL, its database
 parametrised (SQLite and PostgreSQL), the demo people loaded, signing keys
-copied from a session-wide set (RSA generation is slow)."""
+copied from a session-wide set (see tests/support/keys.py).
+
+``provider`` is a test's own. ``shared_provider`` is one per module and
+database, for modules of refusal tables that opt in (tests/README.md,
+"Sharing a provider")."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from idp.clients.registry import register_client
 from idp.infrastructure import database
 from idp.infrastructure.serve import ScrubbedRequestHandler
-from idp.keys import KeyStore, key_store, retention_seconds
-from idp.settings import load_settings
+from idp.keys import key_store
 from keyholder.demo.data import load_demo_data
-from tests.conftest import TEST_SETTINGS
 from tests.provider.agents import RelyingParty
+from tests.support.apps import build_app
+from tests.support.keys import decrypted_once, make_key_folder
+from tests.support.serving import listen, served
+from tests.support.settings import TEST_SETTINGS
 
 
 @pytest.fixture(scope="session")
-def keys_template(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("keys-template") / "keys"
-    settings = load_settings({}, {"ACCESS_TOKEN_LIFETIME": 300, "ID_TOKEN_LIFETIME": 600})
-    KeyStore(directory, TEST_SETTINGS["KEYS_PASSPHRASE"],
-             retention_seconds=retention_seconds(settings)).ensure()
-    return directory
+def keys_template(tmp_path_factory) -> Iterator[Path]:
+    """The keys every provider starts with (a copy of its own), decrypted once."""
+    folder = make_key_folder(tmp_path_factory.mktemp("keys-template") / "keys",
+                             TEST_SETTINGS["KEYS_PASSPHRASE"])
+    with decrypted_once(folder):
+        yield folder
 
 
 @dataclass
@@ -74,37 +79,46 @@ class Provider:
                               env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def serve(app: Flask, listener: socket.socket):
-    server = make_server("127.0.0.1", listener.getsockname()[1], app, threaded=True,
-                         fd=listener.fileno(), request_handler=ScrubbedRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    return server, thread
-
-
 @pytest.fixture
 def provider_settings() -> dict:
     """Extra settings of the ``provider`` fixture; override it in a folder's conftest."""
     return {}
 
 
-@pytest.fixture
-def provider(make_app, database_url, tmp_path, keys_template, provider_settings):
-    listener = socket.create_server(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    keys = tmp_path / "keys"
+@contextmanager
+def running_provider(database_url: str, folder: Path, keys_template: Path,
+                     **settings) -> Iterator[Provider]:
+    """The provider on ``database_url`` with the demo data, served on a free
+    port that is its issuer; its instance and a copy of the keys in ``folder``."""
+    keys = folder / "keys"
     shutil.copytree(keys_template, keys)
-    app = make_app(database_url, KEYS_DIR=str(keys), ISSUER=url, **provider_settings)
-    key_store(app).ensure()
-    load_demo_data(app)
-    server, thread = serve(app, listener)
-    try:
-        yield Provider(app, url)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        listener.close()
+    listener, url = listen()
+    with listener:
+        app = build_app(database_url, folder, KEYS_DIR=str(keys), ISSUER=url, **settings)
+        try:
+            key_store(app).ensure()
+            load_demo_data(app)
+            with served(app, listener, request_handler=ScrubbedRequestHandler):
+                yield Provider(app, url)
+        finally:
+            database.engine(app).dispose()
+
+
+@pytest.fixture
+def provider(database_url, tmp_path, keys_template, provider_settings) -> Iterator[Provider]:
+    with running_provider(database_url, tmp_path, keys_template,
+                          **provider_settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def shared_provider(module_database_url, tmp_path_factory,
+                    keys_template) -> Iterator[Provider]:
+    """One provider for all the tests of a module, per database. A module opts
+    in by defining ``provider`` as this, with scope="module"."""
+    with running_provider(module_database_url, tmp_path_factory.mktemp("shared-provider"),
+                          keys_template) as running:
+        yield running
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 server on loopback, the help page's example company."""
 
 import os
-import random
 import re
 import signal
 import socket
@@ -14,29 +13,9 @@ import pytest
 import requests
 
 from keyholder.demo.data import PEOPLE
+from tests.support.ports import free_port, free_range
 
 KEYHOLDER = Path(sys.executable).with_name("keyholder")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_range(count: int) -> int:
-    """The first of ``count`` consecutive free ports, below Linux's ephemeral
-    range (32768 and up), where outgoing connections would take them."""
-    for _ in range(50):
-        first = random.randint(20_000, 32_000)
-        try:
-            for port in range(first, first + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
-    raise RuntimeError("no free port range")
 
 
 def clean_env() -> dict[str, str]:

@@ -27,10 +27,11 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.conftest import TEST_SETTINGS, unavailable
 from tests.provider.agents import UserAgent, pkce_pair, query_of
 from tests.support.certificates import make_certificates
-from tests.test_demo import free_port
+from tests.support.databases import unavailable
+from tests.support.ports import free_port
+from tests.support.settings import TEST_SETTINGS
 
 KEYHOLDER = Path(sys.executable).with_name("keyholder")
 HOST = "id.example.test"

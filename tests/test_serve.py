@@ -1,5 +1,6 @@
 """``keyholder serve``: gunicorn workers sharing one instance, an access log
-without query strings (SECURITY §2.19), a clean stop."""
+without query strings ("No tokens in logs or URLs", docs/security.md), a
+clean stop."""
 
 import json
 import os
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import TEST_SETTINGS
-from tests.test_demo import free_port
+from tests.support.ports import free_port
+from tests.support.settings import TEST_SETTINGS
 
 KEYHOLDER = Path(sys.executable).with_name("keyholder")
 

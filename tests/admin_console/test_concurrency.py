@@ -1,8 +1,8 @@
-"""The residential one-administrator rule under concurrency (SECURITY §3.3):
-20 members of one household promote themselves at the same moment, each in
-a thread with a connection of its own. Exactly one wins, one set of e-mails
-is queued. On PostgreSQL the customer's row lock decides; on SQLite the
-writers' lock (BEGIN IMMEDIATE)."""
+"""The residential one-administrator rule under concurrency ("One administrator
+per household", "One winner", docs/security.md): 20 members of one household
+promote themselves at the same moment, each in a thread with a connection of
+its own. Exactly one wins, one set of e-mails is queued. On PostgreSQL the
+customer's row lock decides; on SQLite the writers' lock (BEGIN IMMEDIATE)."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor

@@ -1,5 +1,5 @@
-"""Becoming administrator (DESIGN §1): every refusal with its message and an
-unchanged directory; the promotion's role, audit and e-mails; a double
+"""Becoming administrator (docs/design.md): every refusal with its message and
+an unchanged directory; the promotion's role, audit and e-mails; a double
 submit promotes once and mails once. On SQLite and PostgreSQL."""
 
 import pytest

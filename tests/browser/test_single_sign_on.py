@@ -12,11 +12,12 @@ import pytest
 from playwright.sync_api import expect
 
 from idp.outbox.delivery import deliver_due
+from idp.protocol.grants import device_code
 from keyholder.demo import launcher as services_demo
 from keyholder.demo.data import PEOPLE
-from tests.test_demo import free_range
+from tests.support.ports import free_range
 
-# The TV box refreshes itself every few seconds: allow for a poll interval or two.
+# The TV box refreshes itself every poll interval: allow for a few.
 expect.set_options(timeout=20_000)
 BY_NAME = {p.name: p for p in PEOPLE}
 PHILIP, MARY = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"]
@@ -25,6 +26,16 @@ PHILIP, MARY = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"]
 @pytest.fixture
 def provider_settings():
     return {"DEMO_PORTS_FROM": free_range(7), "SMTP_URL": f"smtp://127.0.0.1:{free_range(1)}"}
+
+
+@pytest.fixture(autouse=True)
+def one_second_polls(monkeypatch):
+    """The box polls every second instead of every five (the RFC 8628 default,
+    which test_device_flow.py and services/test_tv.py check): the journey
+    signs in on the TV three times, and each sign-in waits a whole interval
+    for the box's next refresh."""
+    monkeypatch.setattr(device_code, "INTERVAL", 1)
+    monkeypatch.setattr(device_code.DeviceAuthorizationEndpoint, "INTERVAL", 1)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from idp import create_app
 from idp.settings import SETTINGS, SettingsError, describe, load_settings
-from tests.conftest import TEST_SETTINGS
+from tests.support.settings import TEST_SETTINGS
 
 
 def test_defaults_without_environment(tmp_path, monkeypatch):

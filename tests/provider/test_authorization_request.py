@@ -1,6 +1,6 @@
-"""The authorization endpoint, conformance-suite style (SECURITY §1): what a
-relying party may send and what must happen, over real HTTP with
-``requests``. Runs on SQLite and PostgreSQL.
+"""The authorization endpoint, conformance-suite style ("OpenID conformance",
+docs/security.md): what a relying party may send and what must happen, over
+real HTTP with ``requests``. Runs on SQLite and PostgreSQL.
 
 Covered: reordered and unknown parameters; no nonce; scope claims; prompt
 (login, none); max_age and auth_time; id_token_hint; login_hint, ui_locales,

@@ -13,6 +13,7 @@ import requests
 from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 from tests.snapshots import snapshot
+from tests.support.serving import POLL_INTERVAL
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -34,7 +35,7 @@ def receiver():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL},
                               daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", received

@@ -2,7 +2,10 @@
 UserInfo per RFC 6750 §3 (a realm; no error code when the request carried no
 token), and ``invalid_client`` per RFC 6749 §5.2 and RFC 7617 §2 (401 and a
 Basic challenge with a realm) at every endpoint that authenticates clients.
-The realm is the issuer."""
+The realm is the issuer ("Challenges name the realm", docs/security.md).
+
+Refusal tables: the tests share one provider per database (tests/README.md,
+"Sharing a provider"); a wrong client secret counts nowhere."""
 
 import base64
 
@@ -15,6 +18,11 @@ from tests.provider.agents import UserAgent
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
 INVALID_TOKEN = ('error="invalid_token", error_description="The access token provided is '
                  'expired, revoked, malformed, or invalid for other reasons."')
+
+
+@pytest.fixture(scope="module")
+def provider(shared_provider):
+    return shared_provider
 
 
 def userinfo(provider, headers=None):

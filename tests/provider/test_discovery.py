@@ -1,7 +1,10 @@
-"""Discovery (SECURITY §1: "discovery metadata valid and the issuer
-matches"): the OpenID Provider metadata validated with Authlib's own
-validators, advertising exactly what the provider does, every URL in it
-answering. Over real HTTP with ``requests``; runs on SQLite and PostgreSQL."""
+"""Discovery ("Only what is supported is advertised", docs/security.md): the
+OpenID Provider metadata validated with Authlib's own validators, the issuer
+matching, advertising exactly what the provider does, every URL in it
+answering. Over real HTTP with ``requests``.
+
+On one database: the metadata comes from the settings and the code, and the
+bare requests to each URL carry no input that reaches a query."""
 
 from __future__ import annotations
 
@@ -9,6 +12,10 @@ import requests
 from authlib.oauth2 import rfc9207
 from authlib.oidc import rpinitiated
 from authlib.oidc.discovery import OpenIDProviderMetadata
+
+from tests.support.databases import ONE_DATABASE
+
+pytestmark = ONE_DATABASE
 
 WELL_KNOWN = "/.well-known/openid-configuration"
 

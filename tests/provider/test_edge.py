@@ -2,7 +2,10 @@
 parameter or in the Basic credentials, and forwarded headers from someone
 who is not a trusted proxy. Each is refused (or ignored) before a view or a
 query runs: a clear 400/401, nothing changed, no traceback. Over real HTTP,
-on SQLite and PostgreSQL (psycopg refuses NUL in text, SQLite takes it)."""
+on SQLite and PostgreSQL (psycopg refuses NUL in text, SQLite takes it).
+
+Refusal tables: the tests share one provider per database (tests/README.md,
+"Sharing a provider"); each compares the database before and after itself."""
 
 from __future__ import annotations
 
@@ -17,6 +20,11 @@ from tests.snapshots import snapshot
 
 API = ["/token", "/introspect", "/revoke", "/userinfo", "/device_authorization"]
 NUL = "a\x00b"
+
+
+@pytest.fixture(scope="module")
+def provider(shared_provider):
+    return shared_provider
 
 
 def no_traceback(caplog) -> None:

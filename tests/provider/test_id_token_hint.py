@@ -2,7 +2,10 @@
 one decision (``idp.protocol.tokens.hints.issued_id_token``) for /authorize and
 /logout. Every other JWT we sign (access tokens, logout tokens) carries our
 signature too, so the signature alone decides nothing. Logout itself is in
-test_backchannel_logout.py. Runs on SQLite and PostgreSQL."""
+test_backchannel_logout.py. Runs on SQLite and PostgreSQL.
+
+Refusal tables: the tests share one provider per database (tests/README.md,
+"Sharing a provider"); each signs in for genuine tokens of its own."""
 
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ NOT_AN_ID_TOKEN = "The 'id_token_hint' is not an ID token."
 NOT_ISSUED_HERE = "The 'id_token_hint' is not an ID token issued here."
 NOT_OUR_CLIENT = "The 'id_token_hint' is not an ID token of a client of ours."
 NOT_SIGNED = "The 'id_token_hint' is not signed by this provider."
+
+
+@pytest.fixture(scope="module")
+def provider(shared_provider):
+    return shared_provider
 
 
 def claims_of(token: str) -> dict:

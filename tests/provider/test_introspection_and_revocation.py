@@ -1,4 +1,5 @@
-"""Introspection (RFC 7662, SECURITY §2.23) and revocation (RFC 7009)."""
+"""Introspection (RFC 7662; "Introspection only for the token's parties",
+docs/security.md) and revocation (RFC 7009)."""
 
 import pytest
 import requests

@@ -1,7 +1,11 @@
 """Forged and misused JWTs are refused at UserInfo and introspection
-(SECURITY §2.22): alg none, HS256 keyed with our public key, an unknown kid,
-attacker keys in jku/x5u/jwk headers, an ID token used as an access token,
-and tokens signed with our own key but with a wrong issuer or expired."""
+("Algorithm allow-list", "No key from the token" and "Explicit token types",
+docs/security.md): alg none, HS256 keyed with our public key, an unknown
+kid, attacker keys in jku/x5u/jwk headers, an ID token used as an access
+token, and tokens signed with our own key but with a wrong issuer or expired.
+
+Refusal tables: the tests share one provider per database (tests/README.md,
+"Sharing a provider"); each signs in for a genuine token of its own."""
 
 import base64
 import hashlib
@@ -19,6 +23,11 @@ from keyholder.demo.data import PEOPLE
 from tests.provider.agents import UserAgent
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
+
+
+@pytest.fixture(scope="module")
+def provider(shared_provider):
+    return shared_provider
 
 
 def b64(data: bytes) -> str:

@@ -1,7 +1,7 @@
-"""Key rotation without downtime (SECURITY §1, §2.24): ``keyholder keys rotate``
-in another process; the running provider signs with the key that was
-published as "next" before, and keeps the old keys published so that tokens
-signed before still verify."""
+"""Key rotation without downtime ("Publish before signing, keep until expiry",
+docs/security.md): ``keyholder keys rotate`` in another process; the running
+provider signs with the key that was published as "next" before, and keeps
+the old keys published so that tokens signed before still verify."""
 
 import json
 import re

@@ -1,4 +1,8 @@
-"""Login and the SSO session: SECURITY §2.9–2.12, 2.14, 2.17–2.19, 2.21."""
+"""Login and the SSO session, by the rules of docs/security.md: "303 after a
+POST", "Strict cookies", "Server-side sessions", "CSRF token on every form",
+"Locked-down pages", "No user enumeration", "Throttle, never lock out",
+"Client IP only from a trusted proxy", "argon2id, rehashed when parameters
+rise" and "No tokens in logs or URLs"."""
 
 import logging
 import re

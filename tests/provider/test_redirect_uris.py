@@ -1,8 +1,12 @@
-"""Where the provider sends a browser, and what it refuses (SECURITY §1 and
-§2 checklist items 1-4, 7, 8): exact redirect URIs, no open redirects, no
-dynamic registration, ``iss`` on every authorization response, no implicit
-flow or password grant, PKCE S256 for everyone. Over real HTTP with
-``requests``; runs on SQLite and PostgreSQL."""
+"""Where the provider sends a browser, and what it refuses (docs/security.md:
+"Exact redirect URIs", "No open redirects", "No dynamic registration",
+"Issuer on every authorization response", "Code flow only", "PKCE S256 for
+every client"): no implicit flow or password grant either. Over real HTTP
+with ``requests``; runs on SQLite and PostgreSQL.
+
+Refusal tables: the tests share one provider per database (tests/README.md,
+"Sharing a provider"). Each registers the clients it uses and signs in
+afresh; none changes the demo people or another test's rows."""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
 ERROR_PAGE = "This sign-in request cannot be handled"
 APP = "https://app.example.com/cb"
 TENANT = "https://app.example.com/cb?tenant=a"
+
+
+@pytest.fixture(scope="module")
+def provider(shared_provider):
+    return shared_provider
 
 
 def assert_error_page(response, error: str | None = None, what: object = None) -> None:
@@ -57,7 +66,7 @@ def signed_in_agent(provider) -> UserAgent:
     return agent
 
 
-# -- Checklist 1: redirect URIs match exactly -------------------------------------------
+# -- Exact redirect URIs -------------------------------------------------------------------
 
 NOT_APP = [
     f"{APP}/", f"{APP}//", "https://APP.EXAMPLE.COM/cb", "https://app.example.com/CB",
@@ -153,7 +162,7 @@ def test_errors_for_an_unregistered_uri_are_never_redirected(provider, web):
         assert_error_page(agent.get("/authorize", params=params), what=overrides)
 
 
-# -- Checklist 2: no open redirects -------------------------------------------------------
+# -- No open redirects ---------------------------------------------------------------------
 
 # Percent-encoded ones ("/%0d%0a...") are paths on the provider and may be kept.
 EVIL_NEXT = [
@@ -245,7 +254,7 @@ def test_post_logout_redirects_only_to_registered_uris_with_a_valid_hint(provide
     assert response.status_code == 302 and response.headers["Location"] == f"{bye}?state=s"
 
 
-# -- Checklist 3: no dynamic registration ---------------------------------------------------
+# -- No dynamic registration ---------------------------------------------------------------
 
 
 def test_there_is_no_dynamic_registration(provider):
@@ -259,7 +268,7 @@ def test_there_is_no_dynamic_registration(provider):
     assert "registration_endpoint" not in meta
 
 
-# -- Checklist 7: iss on every authorization response ---------------------------------------
+# -- Issuer on every authorization response ------------------------------------------------
 
 
 def test_iss_is_on_every_authorization_response(provider, web):
@@ -300,7 +309,7 @@ def test_iss_is_on_errors_for_a_redirect_uri_whose_query_contains_iss(provider):
     assert params.get("iss") == provider.url, location
 
 
-# -- Checklist 8: no implicit flow, no password grant ----------------------------------------
+# -- Code flow only: no implicit flow, no password grant -----------------------------------
 
 
 @pytest.mark.parametrize("response_type", [
@@ -339,7 +348,7 @@ def test_the_password_grant_is_refused(provider, web):
     assert "access_token" not in response.json()
 
 
-# -- Checklist 4 and §1: PKCE, S256 only, for every client -----------------------------------
+# -- PKCE S256 for every client ------------------------------------------------------------
 
 
 @pytest.fixture(params=["web", "native"])

@@ -1,5 +1,7 @@
-"""The token endpoint: codes (SECURITY §2.5), refresh tokens (§2.6), client
-authentication (§1), client credentials, and no-store (§2.20)."""
+"""The token endpoint: codes ("Single-use codes"), refresh tokens ("Refresh
+rotation with reuse detection"), client authentication, client credentials,
+and no-store ("No caching of token responses"); the rules are in
+docs/security.md."""
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -96,7 +98,7 @@ def test_no_store_on_token_responses_errors_included(provider, web):
         assert response.headers["Pragma"] == "no-cache"
 
 
-# -- authorization codes (§2.5) --------------------------------------------------
+# -- authorization codes ---------------------------------------------------------
 
 def test_code_reuse_is_refused_and_revokes_the_first_tokens(provider, web):
     _, authorization, code = login_code(provider, web)
@@ -154,7 +156,7 @@ def test_a_failed_pkce_attempt_burns_the_code(provider, web):
     assert error_of(web.redeem(code, authorization.verifier)) == "invalid_grant"
 
 
-# -- refresh tokens (§2.6) ---------------------------------------------------------
+# -- refresh tokens ----------------------------------------------------------------
 
 def test_refresh_rotates_and_reuse_kills_the_family(provider, web):
     _, tokens = tokens_for(provider, web)

@@ -4,26 +4,21 @@ factory, served by a threaded werkzeug server on a free port."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask
 
-from keyholder.demo.data import PEOPLE
 from keyholder.demo.operator_records import seed_store
 from services import cloud, foot11, onedrive, portal
 from services.portal.data_store import ENGINE
 from services.relying_party import WebServiceConfig
 from tests.provider.agents import RelyingParty
-from tests.provider_fixtures import serve
 from tests.services.browser import Browser
+from tests.support.serving import listen, serve
 
 SECRET_KEY = "services-test-secret-key-0123456789abcdef"
-BY_NAME = {person.name: person for person in PEOPLE}
-PHILIP, MARY = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"]
-THOMAS, EMMA = BY_NAME["Thomas Taylor"], BY_NAME["Emma Taylor"]
 
 
 @dataclass
@@ -45,8 +40,7 @@ def start_service(provider) -> Callable[..., RunningService]:
 
     def start(factory, name: str, title: str, *, config_class=WebServiceConfig,
               **extra) -> RunningService:
-        listener = socket.create_server(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        listener, url = listen()
         config = config_class(name=name, title=title, issuer=provider.url,
                               client_id="to-be-registered", client_secret="-", base_url=url,
                               cookie_name=f"{name}_session", secret_key=SECRET_KEY, **extra)
@@ -56,15 +50,12 @@ def start_service(provider) -> Callable[..., RunningService]:
         config = config_class(**{**vars(config), "client_id": client.client_id,
                                  "client_secret": client.client_secret})
         app = factory(config)
-        server, thread = serve(app, listener)
-        running.append((app, server, thread, listener))
+        running.append((app, serve(app, listener)))
         return RunningService(app, url, config, client)
 
     yield start
-    for app, server, thread, listener in running:
-        server.shutdown()
-        thread.join(timeout=10)
-        listener.close()
+    for app, served in running:
+        served.stop()
         engine = app.extensions.get(ENGINE)
         if engine is not None:
             engine.dispose()

@@ -7,30 +7,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt as pyjwt
 from flask import Flask
-from werkzeug.serving import make_server
 
 from keyholder.demo.operator_records import seed_store
 from services.usage_api import UsageApiConfig
 from services.usage_api import create_app as create_usage_api
 from tests.provider.agents import RelyingParty, UserAgent
+from tests.support.serving import listen
+from tests.support.serving import served as serve_app
 
 KEYHOLDER = Path(sys.executable).with_name("keyholder")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def claims_of(token: str) -> dict:
@@ -40,20 +33,10 @@ def claims_of(token: str) -> dict:
 @contextlib.contextmanager
 def served(make_app) -> Iterator[tuple[str, Flask]]:
     """Serve ``make_app(url)`` on a free loopback port; yields (url, app)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener, url = listen()
     app = make_app(url)
-    server = make_server("127.0.0.1", listener.getsockname()[1], app, threaded=True,
-                         fd=listener.fileno())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serve_app(app, listener):
         yield url, app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        listener.close()
 
 
 @dataclass
@@ -140,5 +123,5 @@ def app_login(issuer: str, client_id: str, port: int, state_dir: Path, *, email:
     return AppLogin(process.returncode, "".join(printed) + out, err, page.text)
 
 
-__all__ = ["KEYHOLDER", "AppLogin", "UsageApi", "app_login", "claims_of", "free_port",
-           "keyholder_app", "operator_store", "run_app", "served", "usage_api"]
+__all__ = ["KEYHOLDER", "AppLogin", "UsageApi", "app_login", "claims_of", "keyholder_app",
+           "operator_store", "run_app", "served", "usage_api"]

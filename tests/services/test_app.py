@@ -15,14 +15,8 @@ import pytest
 import requests
 
 from keyholder.demo.data import PEOPLE
-from tests.services.rp_support import (
-    app_login,
-    claims_of,
-    free_port,
-    keyholder_app,
-    run_app,
-    usage_api,
-)
+from tests.services.rp_support import app_login, claims_of, keyholder_app, run_app, usage_api
+from tests.support.ports import free_port
 
 BY_NAME = {p.name: p for p in PEOPLE}
 PHILIP, MARY, THOMAS = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"], BY_NAME["Thomas Taylor"]

@@ -1,8 +1,12 @@
-"""The services look like the provider: they serve its one stylesheet."""
+"""The services look like the provider: they serve its one stylesheet (a
+static file: on one database)."""
 
 import requests
 
 from idp.infrastructure.security_headers import STATIC
+from tests.support.databases import ONE_DATABASE
+
+pytestmark = ONE_DATABASE
 
 
 def test_the_providers_stylesheet_is_served_by_a_service(the_cloud):

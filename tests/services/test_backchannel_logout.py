@@ -24,7 +24,7 @@ from services import logout_receiver
 from services.logout_receiver import LogoutReceiver
 from services.rp_session import PROVIDER_SID, SUBJECT, SessionStore
 from tests.services.browser import Browser
-from tests.services.conftest import MARY, PHILIP
+from tests.support.people import MARY, PHILIP
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 

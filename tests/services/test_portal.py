@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.operator_data import Option, Subscription
 from services.portal.data_store import ENGINE
 from tests.services.browser import Browser
-from tests.services.conftest import EMMA, MARY, PHILIP, THOMAS
+from tests.support.people import EMMA, MARY, PHILIP, THOMAS
 
 SMITH_MOBILES = ("+32470000001", "+32470000002", "+32470000003")
 PAID_REFUSAL = ("Activating paid options is available to administrators of the customer "

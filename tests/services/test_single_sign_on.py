@@ -16,7 +16,7 @@ from idp.directory.models import Membership
 from idp.directory.services import Directory
 from idp.infrastructure import database
 from tests.services.browser import Browser
-from tests.services.conftest import EMMA, MARY, PHILIP, THOMAS
+from tests.support.people import EMMA, MARY, PHILIP, THOMAS
 
 
 def query(url: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ from idp.protocol.tokens.models import DeviceAuthorization
 from keyholder.demo.data import PEOPLE
 from services.tv import TvConfig, create_app
 from tests.provider.agents import UserAgent
-from tests.services.rp_support import free_port, served
+from tests.services.rp_support import served
+from tests.support.ports import free_port
 
 BY_NAME = {p.name: p for p in PEOPLE}
 PHILIP, MARY = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"]

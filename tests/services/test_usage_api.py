@@ -1,9 +1,9 @@
 """The Usage API against the real provider: tokens asked for the API with a
 resource indicator (RFC 8707) are introspected with the API's own
-credentials; what a person sees follows DESIGN §1 (an administrator every
-mobile of the customer, a user her own mobile only); a token meant for
-anyone else is refused 401, a token without the entitlement 403 with the
-policy's reason."""
+credentials; what a person sees follows the entitlements of docs/design.md
+(an administrator every mobile of the customer, a user her own mobile only);
+a token meant for anyone else is refused 401, a token without the
+entitlement 403 with the policy's reason."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from idp.infrastructure.passwords import PASSWORDS
 from keyholder.demo.data import PEOPLE
 from services.usage_api import UsageApiConfig, create_app
 from tests.provider.agents import UserAgent
-from tests.services.rp_support import claims_of, free_port, served, usage_api
+from tests.services.rp_support import claims_of, served, usage_api
+from tests.support.ports import free_port
 
 BY_NAME = {p.name: p for p in PEOPLE}
 PHILIP, MARY, EMMA = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"], BY_NAME["Emma Taylor"]

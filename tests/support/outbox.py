@@ -11,7 +11,7 @@ from sqlalchemy import select
 from idp.infrastructure import database
 from idp.outbox.models import OutboxMessage
 
-DOMAIN = "keyholder.localhost"  # of MAIL_FROM in tests.conftest.TEST_SETTINGS
+DOMAIN = "keyholder.localhost"  # of MAIL_FROM in tests.support.settings
 
 
 def queue(app: Flask, count: int = 1, **fields) -> list[int]:

@@ -1,5 +1,6 @@
-"""Sending the outbox (SECURITY §3.2): each message exactly once, nothing lost
-while SMTP is down, retries that back off, and a rule for giving up."""
+"""Sending the outbox ("Duplicate, never lose", docs/security.md): each message
+exactly once, nothing lost while SMTP is down, retries that back off, and a
+rule for giving up."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""SMTP down during a promotion (SECURITY §3.2): the promotion succeeds; the
-e-mails wait in the outbox; once SMTP is back the worker delivers every one
-of them exactly once."""
+"""SMTP down during a promotion ("Duplicate, never lose", docs/security.md): the
+promotion succeeds; the e-mails wait in the outbox; once SMTP is back the
+worker delivers every one of them exactly once."""
 
 from datetime import timedelta
 

@@ -16,9 +16,9 @@ import pytest
 from idp.outbox.delivery import DeliveryReport, deliver_due
 from idp.outbox.worker import start_background_worker
 from idp.settings import SettingsError
-from tests.conftest import TEST_SETTINGS
 from tests.support.mailbox import Mailbox
 from tests.support.outbox import message_id, outbox, queue
+from tests.support.settings import TEST_SETTINGS
 
 KEYHOLDER = Path(sys.executable).with_name("keyholder")
 
