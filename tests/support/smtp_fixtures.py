@@ -15,3 +15,10 @@ from tests.support.mailbox import Mailbox
 def mailbox() -> Iterator[Mailbox]:
     with Mailbox() as box:
         yield box
+
+
+@pytest.fixture
+def app_with_mailbox(make_app, database_url: str, mailbox: Mailbox):
+    """The provider on the parametrised database, sending its e-mail to ``mailbox``
+    (a folder's conftest makes it its ``app``)."""
+    return make_app(database_url, SMTP_URL=mailbox.url)
