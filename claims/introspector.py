@@ -33,9 +33,9 @@ from urllib.parse import quote
 
 import requests
 
-from claims.discovery import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
 from claims.errors import InactiveToken, ProviderUnavailable, WrongIssuer, WrongTokenType
 from claims.identity import Identity
+from claims.provider_metadata import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
 
 MAX_TOKEN_LENGTH = 8192  # longer is not one of the provider's tokens: not sent at all
 # An access token's type (RFC 7662 §2.2, RFC 6749 §7.1). The provider states it

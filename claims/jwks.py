@@ -42,8 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from claims.discovery import endpoint, fetch_json, provider_metadata
 from claims.errors import BadSignature, MalformedToken, ProviderUnavailable, UnknownKey
+from claims.provider_metadata import endpoint, fetch_json, provider_metadata
 
 log = logging.getLogger("claims.jwks")
 RSA_MIN_BITS = 2048  # RFC 7518 §3.3

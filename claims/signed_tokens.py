@@ -43,7 +43,6 @@ from typing import Any
 
 import requests
 
-from claims.discovery import DEFAULT_TIMEOUT
 from claims.errors import (
     DisallowedAlgorithm,
     ExpiredToken,
@@ -54,6 +53,7 @@ from claims.errors import (
     WrongTokenType,
 )
 from claims.jwks import DEFAULT_MAX_AGE, MAX_KID, JwksCache, b64url_decode
+from claims.provider_metadata import DEFAULT_TIMEOUT
 
 SUPPORTED_ALGORITHMS = frozenset({"RS256", "ES256"})
 MAX_TOKEN_LENGTH = 8192  # as the provider's own limit; bounds the work a garbage token costs

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 
 from claims import ProviderUnavailable
-from claims.discovery import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
+from claims.provider_metadata import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5  # seconds, RFC 8628 §3.2

@@ -22,8 +22,8 @@ import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from claims import Identity, TokenVerifier
-from claims.discovery import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
 from claims.errors import ProviderUnavailable
+from claims.provider_metadata import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
 from claims.vocabulary import CUSTOMER_NUMBER_PARAMETER
 
 ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, current_app, redirect, render_template, session
 
 from claims import ClaimsError, Identity, InvalidToken, MissingEntitlement, TokenVerifier
-from claims.discovery import endpoint
+from claims.provider_metadata import endpoint
 from claims.vocabulary import Entitlement
 from services.device_client import (
     DENIED,

@@ -20,7 +20,7 @@ import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from claims import ClaimsError, Identity, TokenVerifier
-from claims.discovery import endpoint, provider_metadata, request_json
+from claims.provider_metadata import endpoint, provider_metadata, request_json
 from claims.vocabulary import CUSTOMER_NUMBER_PARAMETER
 from services.app.token_file import StoredTokens
 

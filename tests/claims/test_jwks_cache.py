@@ -14,8 +14,8 @@ from claims import (
     TokenVerifier,
     UnknownKey,
 )
-from claims.discovery import MAX_DOCUMENT
 from claims.jwks import DEFAULT_MAX_AGE, parse_jwk
+from claims.provider_metadata import MAX_DOCUMENT
 from tests.claims.provider_double import AUDIENCE, SUBJECT, ProviderDouble, public
 
 DISCOVERY = "/.well-known/openid-configuration"
