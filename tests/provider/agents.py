@@ -27,6 +27,13 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+def redirected(response: requests.Response, rp: RelyingParty) -> dict[str, str]:
+    """The query of a redirect to ``rp``'s redirect URI (failing on anything else)."""
+    assert response.is_redirect, (response.status_code, response.text[:300])
+    assert response.headers["Location"].startswith(rp.redirect_uri + "?")
+    return query_of(response.headers["Location"])
+
+
 @dataclass
 class Authorization:
     """One authorization request as the RP made it."""

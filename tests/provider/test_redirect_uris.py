@@ -1,7 +1,7 @@
 """Where the provider sends a browser, and what it refuses (docs/security.md:
 "Exact redirect URIs", "No open redirects", "No dynamic registration",
-"Issuer on every authorization response", "Code flow only", "PKCE S256 for
-every client"): no implicit flow or password grant either. Over real HTTP
+"Issuer on every authorization response", "Code flow only"): no implicit
+flow or password grant either (PKCE: test_pkce.py). Over real HTTP
 with ``requests``; runs on SQLite and PostgreSQL.
 
 Refusal tables: the tests share one provider per database (tests/README.md,
@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from keyholder.demo.data import PEOPLE
-from tests.provider.agents import RelyingParty, UserAgent, pkce_pair, query_of
+from tests.provider.agents import UserAgent, query_of, redirected
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
 ERROR_PAGE = "This sign-in request cannot be handled"
@@ -52,12 +52,6 @@ def assert_refused_at_edge(response, what: object = None) -> None:
     assert "Location" not in response.headers, what
     assert "This request cannot be handled" in response.text, what
     assert "<code>invalid_request</code>" in response.text, what
-
-
-def redirected(response, rp: RelyingParty) -> dict[str, str]:
-    assert response.is_redirect, (response.status_code, response.text[:300])
-    assert response.headers["Location"].startswith(rp.redirect_uri + "?")
-    return query_of(response.headers["Location"])
 
 
 def signed_in_agent(provider) -> UserAgent:
@@ -346,75 +340,3 @@ def test_the_password_grant_is_refused(provider, web):
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
     assert "access_token" not in response.json()
-
-
-# -- PKCE S256 for every client ------------------------------------------------------------
-
-
-@pytest.fixture(params=["web", "native"])
-def any_client(request, provider) -> RelyingParty:
-    if request.param == "web":
-        return request.getfixturevalue("web")
-    return provider.register("App", "native", redirect_uris=["http://127.0.0.1/app/callback"])
-
-
-@pytest.mark.parametrize(("overrides", "what"), [
-    ({"code_challenge": None, "code_challenge_method": None}, "no challenge"),
-    ({"code_challenge_method": None}, "no method (plain by default)"),
-    ({"code_challenge_method": "plain"}, "plain"),
-    ({"code_challenge_method": "s256"}, "lower-case method"),
-    ({"code_challenge_method": "S512"}, "unknown method"),
-    ({"code_challenge": None}, "method without challenge"),
-    ({"code_challenge": "too-short"}, "malformed challenge"),
-])
-def test_authorization_without_an_s256_challenge_is_refused(provider, any_client, overrides,
-                                                            what):
-    authorization = any_client.authorization(**overrides)
-    response = signed_in_agent(provider).get("/authorize", params=authorization.params)
-    params = redirected(response, any_client)
-    assert params["error"] == "invalid_request", what
-    assert params["iss"] == provider.url and "code" not in params
-
-
-def pkce_code(provider, rp: RelyingParty) -> tuple[str, str]:
-    authorization = rp.authorization()
-    code = signed_in_agent(provider).code_for(rp, authorization)
-    return code, authorization.verifier
-
-
-def test_a_valid_s256_verifier_succeeds(provider, any_client):
-    code, verifier = pkce_code(provider, any_client)
-    response = any_client.redeem(code, verifier)
-    assert response.status_code == 200, response.text
-    assert response.json()["id_token"]
-
-
-def test_a_wrong_verifier_is_invalid_grant_and_burns_the_code(provider, any_client):
-    code, verifier = pkce_code(provider, any_client)
-    response = any_client.redeem(code, pkce_pair()[0])
-    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
-    assert "access_token" not in response.json()
-    assert any_client.redeem(code, verifier).json()["error"] == "invalid_grant"
-
-
-def test_a_missing_verifier_is_invalid_request(provider, any_client):
-    for extra in ({}, {"code_verifier": ""}):
-        code, _ = pkce_code(provider, any_client)
-        response = any_client.token(grant_type="authorization_code", code=code,
-                                    redirect_uri=any_client.redirect_uri, **extra)
-        assert response.status_code == 400, extra
-        assert response.json()["error"] == "invalid_request", extra
-        assert "access_token" not in response.json()
-
-
-def test_no_downgrade_to_plain_or_to_no_pkce(provider, any_client):
-    """A challenge is always required, so "verifier without challenge" cannot be
-    set up; what an attacker can do is send the challenge itself as a plain
-    verifier, or a verifier the code was not issued for. Both fail."""
-    verifier, challenge = pkce_pair()
-    authorization = any_client.authorization(code_challenge=challenge)
-    code = signed_in_agent(provider).code_for(any_client, authorization)
-    response = any_client.redeem(code, challenge)  # "plain": verifier == challenge
-    assert response.json()["error"] == "invalid_grant"
-    code = signed_in_agent(provider).code_for(any_client, any_client.authorization())
-    assert any_client.redeem(code, verifier).json()["error"] == "invalid_grant"
