@@ -139,6 +139,13 @@ def check_characters() -> None:
                                                  "control character.")
 
 
+def basic_challenge(realm: str) -> str:
+    """``WWW-Authenticate`` for a client that failed Basic authentication
+    (RFC 7617 §2: the realm is required); the edge and the token endpoints'
+    ``invalid_client`` both answer with it."""
+    return f'Basic realm="{realm}"'
+
+
 def api(view):
     """Mark a view as an API endpoint: its refusals are JSON, not a page."""
     view.keyholder_api = True
@@ -154,8 +161,8 @@ def _render(refusal: Refused) -> Response:
         response = Response(render_template("request_refused.html", refusal=refusal),
                             refusal.status)
     if refusal.status == 401:
-        response.headers["WWW-Authenticate"] = (
-            f'Basic realm="{current_app.config["KEYHOLDER"].ISSUER}"')
+        response.headers["WWW-Authenticate"] = basic_challenge(
+            current_app.config["KEYHOLDER"].ISSUER)
     response.headers["Cache-Control"] = "no-store"
     return response
 

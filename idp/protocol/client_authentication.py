@@ -13,6 +13,8 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer as _Authorizat
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from flask import current_app
 
+from idp.infrastructure.edge import basic_challenge
+
 
 class InvalidClient(InvalidClientError):
     """``invalid_client``, 401, with a Basic challenge that names the realm."""
@@ -24,7 +26,7 @@ class InvalidClient(InvalidClientError):
         self.realm = realm
 
     def get_headers(self):
-        return [*default_json_headers, ("WWW-Authenticate", f'Basic realm="{self.realm}"')]
+        return [*default_json_headers, ("WWW-Authenticate", basic_challenge(self.realm))]
 
 
 def tried_basic(request) -> bool:
