@@ -28,8 +28,9 @@ from idp.login import views as login_views
 from idp.outbox.smtp import InvalidSmtpUrl, SmtpEndpoint
 from idp.outbox.worker import worker_command
 from idp.pages import authorize, device
-from idp.protocol import backchannel_logout, claims_release, discovery, server
+from idp.protocol import backchannel_logout, claims_release, discovery, lane, server
 from idp.protocol.endpoints import routes
+from idp.protocol.tokens import validation
 from idp.settings import BY_NAME, SettingsError, load_settings, warn_about_insecure_defaults
 
 
@@ -58,12 +59,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     warn_about_insecure_defaults(settings)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    lane.install(app)  # inside the edge, which wraps the app next
     edge.init_app(app)
     database.init_app(app, settings.DATABASE_URL)
     app.extensions[PASSWORDS] = Passwords(settings.PASSWORD_TIME_COST,
                                           settings.PASSWORD_MEMORY_COST,
                                           settings.PASSWORD_PARALLELISM)
     registry.init_app(app)
+    validation.init_app(app)
     backchannel_logout.init_app(app)
     claims_release.load_plugins(app)
     server.create_server(app)

@@ -173,12 +173,32 @@ SETTINGS: tuple[Setting, ...] = (
             "the mailbox page (the provider has KEYHOLDER_PORT; the mailbox's SMTP server "
             "listens at KEYHOLDER_SMTP_URL)."),
     Setting("WORKERS", lambda v: 2 * (os.cpu_count() or 1) + 1, _int_between(1, 256),
-            "processes", True, "gunicorn worker processes for `keyholder serve`.",
-            "2 x CPUs + 1"),
+            "processes", True, "Worker processes of `keyholder serve` (granian); one that "
+            "dies is replaced.", "2 x CPUs + 1"),
+    Setting("THREADS", 4, _int_between(1, 64), "threads", True,
+            "Python threads per worker of `keyholder serve`. Only one runs Python at a "
+            "time (the GIL); the others wait for the database or the network. More "
+            "threads add latency, not throughput."),
+    Setting("WORKER_CONNECTIONS", 128, _int_between(1, 10000), "connections", True,
+            "Connections one worker of `keyholder serve` holds at once (granian's "
+            "backpressure), idle keep-alive ones included (closed after 5 s idle); "
+            "further clients wait in the listen queue until one closes."),
+    Setting("WORKER_MAX_RSS", 0, _int_between(0, 1024 * 1024), "MiB", True,
+            "A worker of `keyholder serve` using more memory than this (sampled every "
+            "30 s) is replaced gracefully. 0: never."),
     Setting("TRUSTED_PROXIES", (), _networks, "addresses", True,
             "Comma-separated addresses or networks of reverse proxies whose "
             "X-Forwarded-For is believed. Empty: the peer address is the client.",
             "(none)"),
+    Setting("FAST_LANE", True, _bool, "boolean", True,
+            "Answer the hot paths (client_credentials and refresh_token at /token, "
+            "introspection of our access tokens, UserInfo, JWKS, discovery) in a lean "
+            "WSGI lane in front of the Flask app, with the same rules; anything it does "
+            "not handle goes to the full path. Off: everything takes the full path."),
+    Setting("VERIFICATION_MEMO_SIZE", 2048, _int_between(0, 1_000_000), "tokens", True,
+            "Access tokens whose signature each process remembers having verified "
+            "(expiry and key re-checked at each use; the live state is always read). "
+            "0 turns the memo off."),
     Setting("ACCESS_TOKEN_LIFETIME", 300, _int_between(30, 3600), "seconds", True,
             "Lifetime of JWT access tokens (RFC 9068). Short, because a JWT "
             "keeps the role it was issued with until it expires."),

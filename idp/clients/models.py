@@ -60,6 +60,20 @@ def hash_client_secret(key: bytes, secret: str) -> str:
     return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
+# Compared against when the client is unknown, so that an unknown client_id
+# costs the same HMAC and comparison as a known one ("Constant-time secret
+# comparison", docs/security.md).
+_NO_CLIENT_HASH = "0" * 64
+
+
+def secret_matches(key: bytes, secret: str, secret_hash: str | None) -> bool:
+    """Whether ``secret`` is the one whose keyed hash is ``secret_hash``, in
+    constant time; always False without a stored hash or key, after the same work."""
+    candidate = hash_client_secret(key or b"-", secret)
+    return hmac.compare_digest(candidate, secret_hash or _NO_CLIENT_HASH) \
+        and secret_hash is not None and bool(key)
+
+
 class Client(Base, ClientMixin):
     __tablename__ = "client"
 
@@ -120,10 +134,7 @@ class Client(Base, ClientMixin):
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        if self.secret_hash is None or not self._secret_key:
-            return False
-        candidate = hash_client_secret(self._secret_key, client_secret)
-        return hmac.compare_digest(candidate, self.secret_hash)
+        return secret_matches(self._secret_key, client_secret, self.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.is_confidential:

@@ -1,9 +1,11 @@
 """Registering clients and finding them fast.
 
-Lookups are cached per process for a short time: the token and introspection
-endpoints authenticate a client on every request, and clients change only
-through ``keyholder client add``. The cache holds detached copies, never a
-live session object."""
+Lookups are cached per process for at most ``CACHE_SECONDS`` (30 s): the
+token and introspection endpoints authenticate a client on every request,
+and clients change only through ``keyholder client add``. That is the bound:
+a client changed in the database is seen by every process within 30 s (at
+once by the process that registered it). The cache holds detached copies,
+never a live session object, and at most ``MAX_ENTRIES`` of them."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from idp.settings import is_loopback_host
 
 EXTENSION = "keyholder.clients"
 CACHE_SECONDS = 30.0
+MAX_ENTRIES = 10_000
 
 
 class InvalidClientMetadata(InvalidInput):
@@ -130,6 +133,7 @@ class ClientCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, Client | None]] = {}
+        self._resources: dict[str, float] = {}  # resource URI known -> until when
 
     def get(self, app: Flask, client_id: str) -> Client | None:
         if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
@@ -145,18 +149,38 @@ class ClientCache:
                 session.expunge(client)
                 client._secret_key = client_secret_key(app)
         with self._lock:
-            if len(self._entries) > 10_000:  # unknown ids must not grow it without bound
+            if len(self._entries) > MAX_ENTRIES:  # unknown ids must not grow it without bound
                 self._entries.clear()
             self._entries[client_id] = (now + CACHE_SECONDS, client)
         return client
 
+    def is_known_resource(self, app: Flask, uri: str) -> bool:
+        """Whether a service registered ``uri`` as its resource (RFC 8707); only
+        a yes is remembered (CACHE_SECONDS), so a new resource is known at once."""
+        now = time.monotonic()
+        if self._resources.get(uri, 0.0) > now:
+            return True
+        with database.new_session(app) as session:
+            known = session.scalar(select(Client.id).where(Client.resource_uri == uri))
+        if known is not None:
+            with self._lock:
+                if len(self._resources) > MAX_ENTRIES:
+                    self._resources.clear()
+                self._resources[uri] = now + CACHE_SECONDS
+        return known is not None
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._resources.clear()
 
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = ClientCache()
+
+
+def cache(app: Flask) -> ClientCache:
+    return app.extensions[EXTENSION]
 
 
 def query_client(client_id: str) -> Client | None:

@@ -114,27 +114,32 @@ def _origin(scheme: str, host: str) -> tuple[str, str]:
     return scheme, host.removesuffix(default)
 
 
+def is_issuer_origin(scheme: str, host: str, issuer: str) -> bool:
+    """Whether a request reached us at the issuer's scheme, host and port."""
+    wanted = urlsplit(issuer)
+    return _origin(scheme, host) == _origin(wanted.scheme, wanted.netloc)
+
+
 def check_origin(issuer: str) -> None:
     if request.path in EXEMPT_FROM_ORIGIN:
         return
-    wanted = urlsplit(issuer)
-    if _origin(request.scheme, request.host) != _origin(wanted.scheme, wanted.netloc):
+    if not is_issuer_origin(request.scheme, request.host, issuer):
         raise ForeignOrigin(f"This provider answers at {issuer} only.")
 
 
-def _has_control(texts: Iterable[str]) -> bool:
+def has_control(texts: Iterable[str]) -> bool:
     return any(CONTROL.search(text) for text in texts)
 
 
 def check_characters() -> None:
     parameters = [*request.args.items(multi=True), *request.form.items(multi=True)]
-    if _has_control([request.path, *(part for pair in parameters for part in pair)]):
+    if has_control([request.path, *(part for pair in parameters for part in pair)]):
         raise ControlCharacters("A parameter contains a control character.")
     credentials = request.authorization
     if credentials is not None and credentials.type == "basic":
         # Authlib form-decodes both halves (RFC 6749 §2.3.1): check what it will see.
         parts = [credentials.username or "", credentials.password or ""]
-        if _has_control([*parts, *(unquote(part) for part in parts)]):
+        if has_control([*parts, *(unquote(part) for part in parts)]):
             raise ControlCharactersInCredentials("The client credentials contain a "
                                                  "control character.")
 

@@ -111,6 +111,11 @@ class KeyStore:
             return view.public[kid]
         return None
 
+    def revision(self) -> bytes:
+        """Changes whenever the keys do (a rotation, a retirement, a revocation):
+        what was verified under another revision is verified again."""
+        return self._current().digest
+
     def verification_keys(self) -> KeySet:
         """The published public keys (each with kid and alg) as a joserfc KeySet."""
         view = self._current()

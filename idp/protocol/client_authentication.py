@@ -1,5 +1,10 @@
 """A client that fails to authenticate, answered as RFC 6749 §5.2 and RFC 7617 §2 say.
 
+The secret methods (``client_secret_basic``, ``client_secret_post``) are
+Authlib's, but for one rule: an unknown ``client_id`` costs the same keyed
+hash and comparison as a known one (:func:`client_by_secret`, which the fast
+lane uses too), so timing does not tell which clients exist.
+
 ``invalid_client`` is 401 with ``WWW-Authenticate: Basic realm="<issuer>"``.
 Authlib's challenge has no ``realm``, which RFC 7617 §2 requires, so strict
 HTTP clients cannot parse it. Every endpoint that authenticates clients
@@ -11,9 +16,46 @@ from __future__ import annotations
 from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _AuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import current_app
 
+from idp.clients.models import Client, secret_matches
 from idp.infrastructure.edge import basic_challenge
+
+
+def client_by_secret(query_client, client_id: str, secret: str) -> tuple[Client | None, bool]:
+    """(the client, if ``secret`` is its secret; whether ``client_id`` exists)."""
+    client = query_client(client_id)
+    if client is None:
+        secret_matches(b"", secret, None)  # the work a known client costs
+        return None, False
+    return (client if client.check_client_secret(secret) else None), True
+
+
+def _authenticated(query_client, client_id, secret, status_code: int) -> Client | None:
+    if not (client_id and secret):
+        return None
+    client, known = client_by_secret(query_client, client_id, secret)
+    if not known:  # Authlib's answer for an unknown client
+        raise InvalidClientError(status_code=status_code,
+                                 description="The client does not exist on this server.")
+    return client
+
+
+def client_secret_basic(query_client, request) -> Client | None:
+    """RFC 6749 §2.3.1, HTTP Basic; a header that is not UTF-8 is an
+    unauthenticated client (``invalid_client``), not a 500."""
+    try:
+        client_id, secret = extract_basic_authorization(request.headers)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return _authenticated(query_client, client_id, secret, 401)
+
+
+def client_secret_post(query_client, request) -> Client | None:
+    """RFC 6749 §2.3.1, in the form body."""
+    return _authenticated(query_client, request.form.get("client_id"),
+                          request.form.get("client_secret"), 400)
 
 
 class InvalidClient(InvalidClientError):

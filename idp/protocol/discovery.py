@@ -18,6 +18,9 @@ from idp.protocol.tokens.minting import ACCESS_TOKEN_ALG
 
 blueprint = Blueprint("discovery", __name__)
 CACHE = "public, max-age=300"
+METADATA_TYPE = "application/json"
+JWKS_TYPE = "application/jwk-set+json"
+EXTENSION = "keyholder.metadata"
 
 
 def metadata(app: Flask) -> dict:
@@ -68,18 +71,22 @@ def metadata(app: Flask) -> dict:
 
 def init_app(app: Flask) -> None:
     with app.app_context():  # the claims plugins say which scopes and claims exist
-        app.extensions["keyholder.metadata"] = json.dumps(metadata(app), indent=1).encode()
+        app.extensions[EXTENSION] = json.dumps(metadata(app), indent=1).encode()
+
+
+def metadata_bytes(app: Flask) -> bytes:
+    return app.extensions[EXTENSION]
 
 
 @blueprint.get("/.well-known/openid-configuration")
 @blueprint.get("/.well-known/oauth-authorization-server")
 def openid_configuration():
-    return Response(current_app.extensions["keyholder.metadata"],
-                    content_type="application/json", headers={"Cache-Control": CACHE})
+    return Response(metadata_bytes(current_app), content_type=METADATA_TYPE,
+                    headers={"Cache-Control": CACHE})
 
 
 @blueprint.get("/jwks.json")
 def jwks():
     # Short cache: a rotation must reach relying parties within minutes.
-    return Response(key_store(current_app).jwks_bytes(), content_type="application/jwk-set+json",
+    return Response(key_store(current_app).jwks_bytes(), content_type=JWKS_TYPE,
                     headers={"Cache-Control": CACHE})

@@ -3,7 +3,6 @@ that Authlib does not make, or makes in a way we cannot use."""
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
@@ -52,12 +51,3 @@ class CodeResponseTypeOnly:
         raise UnsupportedResponseTypeError(
             "Only response_type=code is supported.", redirect_uri=redirect_uri,
             state=request.payload.data.get("state") if redirect_uri else None)
-
-
-def client_secret_basic(query_client, request):
-    """Authlib's client_secret_basic, but a header that is not UTF-8 is an
-    unauthenticated client (invalid_client), not a 500."""
-    try:
-        return authenticate_client_secret_basic(query_client, request)
-    except (UnicodeDecodeError, ValueError):
-        return None

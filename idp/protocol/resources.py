@@ -32,14 +32,19 @@ def _known(uris: list[str]) -> set[str]:
         select(Client.resource_uri).where(Client.resource_uri.in_(uris))))
 
 
+def well_formed(uri: str) -> bool:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    parts = urlsplit(uri)
+    return bool(parts.scheme and parts.netloc) and not parts.fragment and "#" not in uri
+
+
 def requested(values: list[str], *, allowed: list[str] | None = None, redirect_uri=None,
               state=None) -> list[str]:
     """The resources of a request, each checked: an absolute URI without a
     fragment, registered by a service, and (``allowed``) granted before."""
     uris = list(dict.fromkeys(values))
     for uri in uris:
-        parts = urlsplit(uri)
-        if not parts.scheme or not parts.netloc or parts.fragment or "#" in uri:
+        if not well_formed(uri):
             raise InvalidTargetError("'resource' must be an absolute URI without a fragment.",
                                      redirect_uri=redirect_uri, state=state)
     if allowed is not None:

@@ -10,7 +10,11 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from idp.clients.registry import query_client
-from idp.protocol.client_authentication import AuthorizationServer
+from idp.protocol.client_authentication import (
+    AuthorizationServer,
+    client_secret_basic,
+    client_secret_post,
+)
 from idp.protocol.endpoints.end_session import EndSessionEndpoint
 from idp.protocol.endpoints.introspection import IntrospectionEndpoint
 from idp.protocol.endpoints.revocation import RevocationEndpoint
@@ -19,7 +23,6 @@ from idp.protocol.extensions import (
     CodeResponseTypeOnly,
     Issuer,
     RefuseRequestObjects,
-    client_secret_basic,
 )
 from idp.protocol.grants.authorization_code import AuthorizationCodeGrant
 from idp.protocol.grants.client_credentials import ClientCredentialsGrant
@@ -56,6 +59,7 @@ def create_server(app: Flask) -> AuthorizationServer:
     server.register_extension(RefuseRequestObjects())
     server.register_extension(CodeResponseTypeOnly())
     server.register_client_auth_method("client_secret_basic", client_secret_basic)
+    server.register_client_auth_method("client_secret_post", client_secret_post)
 
     app.extensions[EXTENSION] = server
     return server

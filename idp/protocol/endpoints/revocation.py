@@ -25,6 +25,6 @@ class RevocationEndpoint(_RevocationEndpoint):
     def revoke_token(self, token, request):
         db = database.session()
         if token.kind == "refresh_token":
-            revoke_grant(db, token.family.id, "revoked_by_client")
+            revoke_grant(db, token.family_id, "revoked_by_client")
         else:
             revoke_access_token(db, token.jti, datetime.fromtimestamp(token.expires_at, UTC))

@@ -13,23 +13,36 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
-from flask import current_app
+from flask import Flask, current_app
 
+from idp.clients.models import Client
 from idp.infrastructure import database
-from idp.protocol.claims_release import Purpose, release
+from idp.protocol.claims_release import Purpose, client_view, plugins, release_views
 from idp.protocol.tokens import minting, validation
+from idp.protocol.tokens.validation import PresentedToken
+
+
+def for_userinfo(app: Flask, token: PresentedToken | None) -> PresentedToken | None:
+    """``token`` if UserInfo may take it (whether it is still valid is checked after)."""
+    if token is None or token.person is None:
+        return None  # client-credentials tokens have no user to describe
+    if minting.userinfo_audience(app) not in token.audience:
+        return None  # a token for an API (RFC 8707) is not for UserInfo
+    return token
+
+
+def user_info(app: Flask, token: PresentedToken, client: Client) -> dict:
+    """OIDC Core §5.3.2: the claims of the token's person that its scopes release."""
+    return release_views(Purpose.USERINFO, token.person, client_view(client), token.scope,
+                         token.membership, plugins(app))
 
 
 class AccessTokenValidator(BearerTokenValidator):
     """Our JWT access tokens, checked against the directory (current state)."""
 
     def authenticate_token(self, token_string):
-        token = validation.access_token(current_app, database.session(), token_string)
-        if token is None or token.person is None:
-            return None  # client-credentials tokens have no user to describe
-        if minting.userinfo_audience(current_app) not in token.audience:
-            return None  # a token for an API (RFC 8707) is not for UserInfo
-        return token
+        return for_userinfo(current_app, validation.access_token(
+            current_app, database.session(), token_string))
 
 
 class NoBearerToken(OAuth2Error):
@@ -68,8 +81,7 @@ class BearerProtector(ResourceProtector):
 
 class UserInfoEndpoint(_UserInfoEndpoint):
     def generate_user_info(self, user, scope):
-        return release(Purpose.USERINFO, user, current_token.get_client(), scope,
-                       current_token.membership)
+        return user_info(current_app, current_token, current_token.get_client())
 
     def get_issuer(self):
         return current_app.config["KEYHOLDER"].ISSUER

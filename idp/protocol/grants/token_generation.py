@@ -29,7 +29,7 @@ class IssuingGrant:
         return list(granted or [])
 
     def audience(self, family) -> list[str] | str:
-        return self.token_resources(family) or minting.userinfo_audience(current_app)
+        return minting.audience(current_app, self.token_resources(family))
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
                        include_refresh_token=True):

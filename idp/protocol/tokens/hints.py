@@ -24,6 +24,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from idp.clients.models import ID_TOKEN_ALGORITHMS, Client
 from idp.clients.registry import query_client
+from idp.keys import key_store
 from idp.protocol.tokens.validation import MAX_TOKEN_LENGTH, published_key
 
 ID_TOKEN_TYPES = frozenset({"jwt", "application/jwt"})  # RFC 7515 §4.1.9: case-insensitive
@@ -62,7 +63,8 @@ def issued_id_token(hint: object) -> IssuedIdToken | NotAnIdToken:
         return NotAnIdToken("The 'id_token_hint' is not a signed JWT.")
     try:
         # Only a published, unrevoked key of ours, named by the header's kid.
-        token = jwt.decode(hint, published_key(current_app), algorithms=list(ID_TOKEN_ALGORITHMS))
+        token = jwt.decode(hint, published_key(key_store(current_app)),
+                           algorithms=list(ID_TOKEN_ALGORITHMS))
     except (JoseError, ValueError, TypeError):
         return NotAnIdToken("The 'id_token_hint' is not signed by this provider.")
     typ = token.header.get("typ")

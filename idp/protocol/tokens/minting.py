@@ -40,6 +40,11 @@ def userinfo_audience(app: Flask) -> str:
     return app.config["KEYHOLDER"].ISSUER + "/userinfo"
 
 
+def audience(app: Flask, resources: list[str]) -> list[str] | str:
+    """RFC 9068 §3: the resources the token is for, or the UserInfo endpoint."""
+    return resources or userinfo_audience(app)
+
+
 def sign(app: Flask, alg: str, claims: dict[str, Any], typ: str = "JWT") -> str:
     key = key_store(app).signing_key(alg)
     header = {"alg": alg, "kid": key.kid, "typ": typ}

@@ -1,10 +1,14 @@
 """What a presented token is worth now: for UserInfo, introspection and revocation.
 
 An access token is checked as a JWT first (our key, ``typ: at+jwt``, issuer,
-expiry) and then against the directory and the revocations, so that a
-revoked family, a revoked ``jti`` or a suspended person makes it inactive at
-once ("Role changes count at once", docs/security.md). A refresh token is
-looked up by its hash."""
+expiry), memoised by its exact string (:mod:`verification_memo`), and then
+against the directory and the revocations (:mod:`live_state`, read at every
+request), so that a revoked family, a revoked ``jti``, a removed membership
+or a suspended person makes it inactive at once ("Role changes count at
+once", docs/security.md). A refresh token is looked up by its hash.
+
+The fast lane (:mod:`idp.protocol.lane`) uses the same functions: only the
+connection that reads the live state differs."""
 
 from __future__ import annotations
 
@@ -16,20 +20,23 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwt import JWTClaimsRegistry
-from sqlalchemy import and_, exists, select
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from claims.plugins import MembershipView, PersonView
 from idp.clients.models import Client
 from idp.clients.registry import query_client
-from idp.directory.models import Membership, Person
 from idp.infrastructure.timestamps import epoch
 from idp.keys import key_store
-from idp.protocol.claims_release import membership_for
-from idp.protocol.tokens import minting
-from idp.protocol.tokens.models import RefreshToken, RevokedAccessToken, TokenGrant
+from idp.protocol.claims_release import membership_for, membership_view, person_view
+from idp.protocol.tokens import live_state, minting
+from idp.protocol.tokens.models import RefreshToken
+from idp.protocol.tokens.verification_memo import VerificationMemo
 
 MAX_TOKEN_LENGTH = 8192
 ACCESS_TOKEN_ALGORITHMS = [minting.ACCESS_TOKEN_ALG]
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+EXTENSION = "keyholder.access_token_checks"
 
 
 @dataclass
@@ -44,11 +51,13 @@ class PresentedToken:
     issued_at: int
     subject: str
     audience: list[str]
-    person: Person | None = None
-    family: TokenGrant | None = None
-    membership: Membership | None = None
+    person: PersonView | None = None
+    membership: MembershipView | None = None
+    family_id: str | None = None
     jti: str | None = None
-    revoked: bool = False
+    revoked: bool = False  # the token itself or its family (a refresh token: or spent)
+    person_active: bool = True
+    membership_removed: bool = False
     claims: dict[str, Any] = field(default_factory=dict)
 
     # -- Authlib TokenMixin ------------------------------------------------------
@@ -66,16 +75,9 @@ class PresentedToken:
         return self.expires_at <= int(time.time())
 
     def is_revoked(self) -> bool:
-        if self.revoked:
-            return True
-        if self.family is not None and self.family.revoked_at is not None:
-            return True
-        if self.family is not None and self.family.customer_id is not None \
-                and self.membership is None:
-            return True  # the membership the token speaks for was removed
-        return self.person is not None and not self.person.is_active
+        return self.revoked or self.membership_removed or not self.person_active
 
-    def get_user(self) -> Person | None:
+    def get_user(self) -> PersonView | None:
         return self.person
 
     def get_client(self) -> Client | None:
@@ -88,15 +90,60 @@ class PresentedToken:
                 or (client.resource_uri is not None and client.resource_uri in self.audience))
 
 
-def _looks_like_jwt(token: str) -> bool:
-    return token.count(".") == 2 and len(token) <= MAX_TOKEN_LENGTH
+class AccessTokenChecks:
+    """The JWT checks of our access tokens for one app, with its memo."""
+
+    def __init__(self, app: Flask, memo_size: int) -> None:
+        self._app = app  # the key store is looked up at each use: tests may replace it
+        self.registry = JWTClaimsRegistry(
+            iss={"essential": True, "value": app.config["KEYHOLDER"].ISSUER},
+            exp={"essential": True}, jti={"essential": True}, client_id={"essential": True},
+            sub={"essential": True})
+        self.memo = VerificationMemo(memo_size)
+
+    def claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of ``token`` if it is a valid access token of ours now
+        (signature, ``typ``, issuer, expiry), else None."""
+        if token.count(".") != 2 or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        store = key_store(self._app)
+        revision = store.revision()
+        hit = self.memo.get(token, revision, self._still_valid)
+        if hit is not None:
+            return hit
+        try:
+            decoded = jwt.decode(token, published_key(store),
+                                 algorithms=ACCESS_TOKEN_ALGORITHMS)
+            typ = decoded.header.get("typ")
+            if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+                return None  # an ID token is never an access token (RFC 9068 §4)
+            self.registry.validate(decoded.claims)
+        except (JoseError, ValueError, TypeError):
+            return None
+        self.memo.put(token, revision, decoded.header["kid"], decoded.claims)
+        return decoded.claims
+
+    def _still_valid(self, kid: str, claims: dict[str, Any]) -> bool:
+        try:
+            self.registry.validate(claims)
+        except (JoseError, ValueError, TypeError):
+            return False
+        return key_store(self._app).public_key(kid) is not None
 
 
-def published_key(app: Flask):
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = AccessTokenChecks(
+        app, app.config["KEYHOLDER"].VERIFICATION_MEMO_SIZE)
+
+
+def checks(app: Flask) -> AccessTokenChecks:
+    return app.extensions[EXTENSION]
+
+
+def published_key(store):
     """joserfc key resolver: the published key the header names, or refuse
     (no kid, an unknown or revoked kid: never a guess, never a key from the
     token). One resolver for every JWT we are shown: access tokens, hints."""
-    store = key_store(app)
 
     def resolve(token):
         kid = token.headers().get("kid")
@@ -108,45 +155,27 @@ def published_key(app: Flask):
     return resolve
 
 
-def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
-    """The access token's state, or None if it is not a valid token of ours."""
-    if not _looks_like_jwt(token):
-        return None
-    try:
-        decoded = jwt.decode(token, published_key(app), algorithms=ACCESS_TOKEN_ALGORITHMS)
-        typ = decoded.header.get("typ")
-        if not isinstance(typ, str) or typ.lower() not in {"at+jwt", "application/at+jwt"}:
-            return None  # an ID token is never an access token (RFC 9068 §4)
-        JWTClaimsRegistry(iss={"essential": True, "value": app.config["KEYHOLDER"].ISSUER},
-                          exp={"essential": True}, jti={"essential": True},
-                          client_id={"essential": True}, sub={"essential": True}).validate(
-            decoded.claims)
-    except (JoseError, ValueError, TypeError):
-        return None
-    claims = decoded.claims
+def presented(claims: dict[str, Any], state: live_state.LiveState) -> PresentedToken:
+    """An access token's claims and its live state, as one token object."""
     audience = claims.get("aud", [])
-    presented = PresentedToken(
+    return PresentedToken(
         kind="access_token", client_id=claims["client_id"], scope=claims.get("scope", ""),
         expires_at=claims["exp"], issued_at=claims.get("iat", 0), subject=claims["sub"],
         audience=[audience] if isinstance(audience, str) else list(audience),
-        jti=claims["jti"], claims=claims)
-    # One round trip: the revocation of this token, its family and its person.
-    revoked = exists().where(RevokedAccessToken.jti == claims["jti"]).label("revoked")
-    family_id = minting.family_of(claims["jti"])
-    if family_id is None:
-        presented.revoked = db.scalar(select(revoked))
-        return presented
-    member = aliased(Membership)
-    row = db.execute(
-        select(TokenGrant, member, revoked).where(TokenGrant.id == family_id)
-        .outerjoin(member, and_(member.person_id == TokenGrant.person_id,
-                                member.customer_id == TokenGrant.customer_id))
-        .options(joinedload(TokenGrant.person), joinedload(member.customer))).first()
-    if row is None or row[0].person_id != claims["sub"]:
+        jti=claims["jti"], family_id=minting.family_of(claims["jti"]), claims=claims,
+        person=state.person, membership=state.membership,
+        revoked=state.jti_revoked or state.family_revoked, person_active=state.person_active,
+        membership_removed=state.membership_removed)
+
+
+def access_token(app: Flask, db: Session, token: str) -> PresentedToken | None:
+    """The access token's state, or None if it is not a valid token of ours."""
+    claims = checks(app).claims(token)
+    if claims is None:
         return None
-    presented.family, presented.membership, presented.revoked = row
-    presented.person = presented.family.person
-    return presented
+    state = live_state.read(lambda statement, values: db.execute(statement, values).first(),
+                            claims["sub"], claims["jti"], minting.family_of(claims["jti"]))
+    return None if state is None else presented(claims, state)
 
 
 def refresh_token(db: Session, token: str) -> PresentedToken | None:
@@ -156,12 +185,17 @@ def refresh_token(db: Session, token: str) -> PresentedToken | None:
     if row is None:
         return None
     family = row.grant
+    person = family.person
+    membership = membership_for(db, person, family.customer_id)
     return PresentedToken(
-        membership=membership_for(db, family.person, family.customer_id),
         kind="refresh_token", client_id=family.client_id, scope=row.scope,
         expires_at=epoch(family.expires_at), issued_at=epoch(row.created_at),
         subject=family.person_id or family.client_id, audience=[family.client_id],
-        person=family.person, family=family, revoked=row.used_at is not None)
+        person=person_view(person) if person is not None else None,
+        membership=membership_view(membership), family_id=family.id,
+        revoked=row.used_at is not None or family.revoked_at is not None,
+        person_active=person is None or person.is_active,
+        membership_removed=family.customer_id is not None and membership is None)
 
 
 def find(app: Flask, db: Session, token: str, hint: str | None) -> PresentedToken | None:
@@ -176,4 +210,5 @@ def find(app: Flask, db: Session, token: str, hint: str | None) -> PresentedToke
     return None
 
 
-__all__ = ["PresentedToken", "access_token", "find", "published_key", "refresh_token"]
+__all__ = ["AccessTokenChecks", "PresentedToken", "access_token", "checks", "find",
+           "init_app", "presented", "published_key", "refresh_token"]
