@@ -33,7 +33,7 @@ class AutocommitReader:
         self._lock = threading.Lock()
         self._generation = 0  # a dispose of the engine starts a new one
         self._compiled: dict[int, tuple[Executable, str, tuple[str, ...] | None]] = {}
-        self._postgres = engine.dialect.name == "postgresql"
+        self.postgres = engine.dialect.name == "postgresql"
         dbapi = engine.dialect.loaded_dbapi
         self._lost = (dbapi.OperationalError, dbapi.InterfaceError)
         self._error = dbapi.Error
@@ -46,7 +46,7 @@ class AutocommitReader:
         for attempt in (1, 2):
             generation, connection = self._generation, self._take()
             try:
-                if self._postgres:
+                if self.postgres:
                     row = connection.execute(sql, params, prepare=True).fetchone()
                 else:
                     row = connection.execute(sql, params).fetchone()
@@ -82,7 +82,7 @@ class AutocommitReader:
         pooled = self.engine.raw_connection()
         connection = pooled.driver_connection
         pooled.detach()
-        if self._postgres:
+        if self.postgres:
             connection.rollback()  # the pool's ping may have opened a transaction
             connection.autocommit = True
         return connection

@@ -18,7 +18,7 @@ import jwt
 import pytest
 
 from idp.infrastructure import database
-from tests.provider.agents import issued_tokens
+from tests.provider.agents import UserAgent, issued_tokens
 from tests.support.apps import build_app
 from tests.support.people import MARY
 
@@ -196,3 +196,75 @@ def test_a_revoked_token_is_refused_by_both_paths(apps, provider, parties):
     bearer = {"Authorization": f"Bearer {person['access_token']}"}
     assert compare(apps, provider, "GET", "/userinfo", lane_answers=False,
                    headers=bearer)[0] == 401
+
+
+def two_families(web) -> list[dict]:
+    """Two authorizations of one sign-in (one SSO session: the same sid and
+    auth_time), each with its own refresh-token family."""
+    agent, issued = UserAgent(web.issuer), []
+    for login in ({"email": MARY.email, "password": MARY.password}, {}):
+        authorization = web.authorization(scope="openid profile customer phone")
+        response = web.redeem(agent.code_for(web, authorization, **login),
+                              authorization.verifier)
+        assert response.status_code == 200, response.text
+        issued.append(response.json())
+    return issued
+
+
+def same_refresh(lane_body: bytes, full_body: bytes) -> None:
+    """Two refresh answers of two families of one session: alike but for the
+    family (in ``jti``), the new secrets and the moments."""
+    lane, full = json.loads(lane_body), json.loads(full_body)
+    assert lane.keys() == full.keys() == {"access_token", "token_type", "expires_in", "scope",
+                                          "refresh_token", "id_token"}
+    assert [lane[k] for k in ("token_type", "expires_in", "scope")] == \
+        [full[k] for k in ("token_type", "expires_in", "scope")]
+    for name, fresh in (("access_token", {"jti", "iat", "exp"}),
+                        ("id_token", {"iat", "exp", "at_hash"})):
+        both = [jwt.decode(body[name], options={"verify_signature": False})
+                for body in (lane, full)]
+        assert [jwt.get_unverified_header(body[name]) for body in (lane, full)] == \
+            [jwt.get_unverified_header(full[name])] * 2
+        assert {k: v for k, v in both[0].items() if k not in fresh} == \
+            {k: v for k, v in both[1].items() if k not in fresh}, name
+
+
+def test_a_refresh_is_answered_by_the_lane_as_by_the_full_path(apps, provider, parties,
+                                                                database_url):
+    """On PostgreSQL the lane rotates; on SQLite it leaves refresh to the full path."""
+    web = parties["web"]
+    on_postgres = database_url.startswith("postgresql")
+    families = two_families(web)
+    answers = []
+    apps["full_path_hits"].clear()
+    for app, family in zip((apps["lane"], apps["full"]), families, strict=True):
+        answers.append(answer(app, provider, "POST", "/token", headers=basic(web), data={
+            "grant_type": "refresh_token", "refresh_token": family["refresh_token"]}))
+    assert (apps["full_path_hits"] == []) is on_postgres  # only the lane app counts
+    assert answers[0][0] == answers[1][0] == 200
+    assert answers[0][1] == answers[1][1]
+    same_refresh(answers[0][2], answers[1][2])
+
+    # What the lane wrote is what the full path reads: the new token refreshes
+    # there, and the spent one is reuse there (the family dies with it).
+    rotated = json.loads(answers[0][2])
+    again = web.refresh(rotated["refresh_token"])
+    assert again.status_code == 200, again.text
+    reused = web.refresh(rotated["refresh_token"])
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    assert web.introspect(again.json()["access_token"]).json() == {"active": False}
+
+
+def test_a_spent_refresh_token_at_the_lane_is_reuse(apps, provider, parties):
+    web = parties["web"]
+    family = parties["person"]
+    data = {"grant_type": "refresh_token", "refresh_token": family["refresh_token"]}
+    first = answer(apps["lane"], provider, "POST", "/token", headers=basic(web), data=data)
+    assert first[0] == 200
+    apps["full_path_hits"].clear()
+    second = answer(apps["lane"], provider, "POST", "/token", headers=basic(web), data=data)
+    assert apps["full_path_hits"] == ["/token"]
+    assert second[0] == 400 and json.loads(second[2])["error"] == "invalid_grant"
+    issued = json.loads(first[2])
+    assert web.refresh(issued["refresh_token"]).status_code == 400  # the family is revoked
+    assert web.introspect(issued["access_token"]).json() == {"active": False}

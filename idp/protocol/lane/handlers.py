@@ -25,6 +25,7 @@ from idp.protocol.client_authentication import client_by_secret
 from idp.protocol.discovery import JWKS_TYPE, METADATA_TYPE, metadata_bytes
 from idp.protocol.endpoints import introspection
 from idp.protocol.endpoints.userinfo import for_userinfo, user_info
+from idp.protocol.lane import refresh
 from idp.protocol.lane.answers import Answer, json_answer, published
 from idp.protocol.lane.request import LaneRequest
 from idp.protocol.scopes import OPENID
@@ -87,8 +88,11 @@ class Lane:
 
 
 def token(lane: Lane, request: LaneRequest) -> Answer | None:
-    if request.one("grant_type") == GrantType.CLIENT_CREDENTIALS:
+    grant_type = request.one("grant_type")
+    if grant_type == GrantType.CLIENT_CREDENTIALS:
         return client_credentials(lane, request)
+    if grant_type == GrantType.REFRESH_TOKEN:
+        return refresh.refresh_token(lane, request)
     return None
 
 

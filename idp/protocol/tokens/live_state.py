@@ -30,17 +30,20 @@ _revoked = RevokedAccessToken.__table__
 
 _JTI_REVOKED = exists().where(_revoked.c.jti == bindparam("jti")).label("jti_revoked")
 
-# Positions in the row, in the order of the columns below.
-FAMILY_STATE: Select = (
-    select(_grant.c.person_id, _grant.c.customer_id, _grant.c.revoked_at.is_not(None),
-           _person.c.name, _person.c.email, _person.c.email_verified, _person.c.locale,
-           _person.c.status, _member.c.role, _member.c.mobile, _customer.c.number,
-           _customer.c.name, _customer.c.type, _JTI_REVOKED)
-    .select_from(_grant.outerjoin(_person, _person.c.id == _grant.c.person_id)
-                 .outerjoin(_member, and_(_member.c.person_id == _grant.c.person_id,
-                                          _member.c.customer_id == _grant.c.customer_id))
-                 .outerjoin(_customer, _customer.c.id == _member.c.customer_id))
-    .where(_grant.c.id == bindparam("family")))
+# What a family's token is worth now: the family, its person, the membership
+# it speaks for (a join, so that a removed one shows), in this order.
+STATE_COLUMNS = (
+    _grant.c.person_id, _grant.c.customer_id, _grant.c.revoked_at.is_not(None),
+    _person.c.name, _person.c.email, _person.c.email_verified, _person.c.locale,
+    _person.c.status, _member.c.role, _member.c.mobile, _customer.c.number,
+    _customer.c.name, _customer.c.type)
+FAMILY_JOIN = (
+    _grant.outerjoin(_person, _person.c.id == _grant.c.person_id)
+    .outerjoin(_member, and_(_member.c.person_id == _grant.c.person_id,
+                             _member.c.customer_id == _grant.c.customer_id))
+    .outerjoin(_customer, _customer.c.id == _member.c.customer_id))
+FAMILY_STATE: Select = (select(*STATE_COLUMNS, _JTI_REVOKED).select_from(FAMILY_JOIN)
+                        .where(_grant.c.id == bindparam("family")))
 JTI_STATE: Select = select(_JTI_REVOKED)
 
 # statement, parameters -> the first row, or None
@@ -84,4 +87,5 @@ def from_row(subject: str, row: Sequence[Any] | None) -> LiveState | None:
         membership_removed=customer_id is not None and membership is None)
 
 
-__all__ = ["FAMILY_STATE", "JTI_STATE", "LiveState", "Reader", "from_row", "read"]
+__all__ = ["FAMILY_JOIN", "FAMILY_STATE", "JTI_STATE", "STATE_COLUMNS", "LiveState", "Reader",
+           "from_row", "read"]
