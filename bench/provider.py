@@ -1,4 +1,4 @@
-"""Throughput of the provider's hot endpoints under gunicorn, with wrk on loopback.
+"""Throughput of the provider's hot endpoints under `keyholder serve`, with wrk on loopback.
 
     .venv/bin/python bench/provider.py [--database sqlite|postgresql|both]
                                        [--seconds 10] [--connections 16] [--workers 4]
@@ -168,7 +168,7 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     rows = [row for kind in kinds for row in bench_database(kind, args, binary)]
     print(f"\nwrk: 2 threads, {args.connections} connections, {args.seconds} s per endpoint; "
-          f"gunicorn: {args.workers} sync workers; {os.cpu_count()} CPUs\n")
+          f"keyholder serve: {args.workers} workers; {os.cpu_count()} CPUs\n")
     print("| database | endpoint | requests/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---|---:|---:|---:|---:|")
     for r in rows:

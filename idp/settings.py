@@ -172,13 +172,13 @@ SETTINGS: tuple[Setting, ...] = (
             "`keyholder demo`: the first of the seven ports of the partner services and "
             "the mailbox page (the provider has KEYHOLDER_PORT; the mailbox's SMTP server "
             "listens at KEYHOLDER_SMTP_URL)."),
-    Setting("WORKERS", lambda v: 2 * (os.cpu_count() or 1) + 1, _int_between(1, 256),
-            "processes", True, "Worker processes of `keyholder serve` (granian); one that "
-            "dies is replaced.", "2 x CPUs + 1"),
-    Setting("THREADS", 4, _int_between(1, 64), "threads", True,
-            "Python threads per worker of `keyholder serve`. Only one runs Python at a "
-            "time (the GIL); the others wait for the database or the network. More "
-            "threads add latency, not throughput."),
+    Setting("WORKERS", lambda v: os.cpu_count() or 1, _int_between(1, 256), "processes", True,
+            "Worker processes of `keyholder serve` (granian); one that dies is replaced. "
+            "One per CPU: more only add latency (README, Speed).", "CPUs"),
+    Setting("THREADS", 2, _int_between(1, 64), "threads", True,
+            "Python threads per worker of `keyholder serve`. One runs Python at a time "
+            "(the GIL); a second one serves while the first waits for the database or "
+            "hashes a password. Raise it when the database is far away."),
     Setting("WORKER_CONNECTIONS", 128, _int_between(1, 10000), "connections", True,
             "Connections one worker of `keyholder serve` holds at once (granian's "
             "backpressure), idle keep-alive ones included (closed after 5 s idle); "

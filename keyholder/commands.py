@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
-from idp.infrastructure.serve import ProviderServer, gunicorn_options
+from idp.infrastructure.serve import CannotListen, serve
 from idp.settings import SettingsError, describe, load_settings
 from keyholder.demo.command import demo_command
 from keyholder.provider import create_app
@@ -50,16 +50,26 @@ def settings_command() -> None:
 @click.option("--port", type=int, help="Port (default: KEYHOLDER_PORT).")
 @click.option("--workers", type=click.IntRange(1, 256),
               help="Worker processes (default: KEYHOLDER_WORKERS).")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Threads per worker (gthread when above 1).")
-def serve_command(host: str | None, port: int | None, workers: int | None, threads: int) -> None:
-    """Run the provider in production under gunicorn."""
+@click.option("--threads", type=click.IntRange(1, 64),
+              help="Threads per worker (default: KEYHOLDER_THREADS).")
+def serve_command(host: str | None, port: int | None, workers: int | None,
+                  threads: int | None) -> None:
+    """Run the provider in production under granian.
+
+    SIGTERM or SIGINT: stop after the requests in flight. SIGHUP: replace
+    the workers one by one."""
     try:
         settings = load_settings()
         create_app()  # check the settings and the key store before forking
     except SettingsError as error:
         raise click.ClickException("invalid settings:\n" + str(error)) from None
-    ProviderServer(gunicorn_options(settings, host, port, workers, threads), create_app).run()
+    try:
+        # Each worker imports and calls the factory itself: no app, no
+        # database connection crosses the fork.
+        serve(f"{create_app.__module__}:{create_app.__qualname__}", settings, host, port,
+              workers, threads)
+    except CannotListen as error:
+        raise click.ClickException(str(error)) from None
 
 
 cli.add_command(demo_command)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 PROVIDER_SIDE = ("idp", "admin_console", "keyholder.commands", "keyholder.provider",
-                 "keyholder.demo", "sqlalchemy", "alembic", "gunicorn")
+                 "keyholder.demo", "sqlalchemy", "alembic", "granian")
 
 
 def imported_modules(*argv: str) -> set[str]:
