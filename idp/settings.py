@@ -191,7 +191,8 @@ SETTINGS: tuple[Setting, ...] = (
             "X-Forwarded-For is believed. Empty: the peer address is the client.",
             "(none)"),
     Setting("FAST_LANE", True, _bool, "boolean", True,
-            "Answer the hot paths (client_credentials and refresh_token at /token, "
+            "Answer the hot paths (client_credentials, and refresh_token on PostgreSQL, at "
+            "/token, "
             "introspection of our access tokens, UserInfo, JWKS, discovery) in a lean "
             "WSGI lane in front of the Flask app, with the same rules; anything it does "
             "not handle goes to the full path. Off: everything takes the full path."),
