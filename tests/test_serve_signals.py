@@ -139,7 +139,11 @@ def test_sigterm_to_every_process_is_a_clean_stop(instance):
     (the server is held stopped meanwhile)."""
     env, port = instance
     server = serve(env, port, "--workers", "2")
+    # Both workers serving (their own handlers set): a worker still being
+    # forked is test_a_stop_while_the_workers_start_is_prompt's case.
+    eventually(lambda: output(server).count("Started worker-") == 2)
     children = workers(server.pid)
+    assert len(children) == 2, children
     server.send_signal(signal.SIGSTOP)
     try:
         os.killpg(server.pid, signal.SIGTERM)
