@@ -68,6 +68,7 @@ requests a try, 1,200 tries."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,7 +94,14 @@ from tests.support.apps import build_app
 from tests.support.databases import migrate_database, scratch_postgres_database
 from tests.support.people import EMMA, MARY, PHILIP, THOMAS
 from tests.support.ports import free_range
-from tests.support.provider_processes import ServerProcess, instance_environment, serving
+from tests.support.serve_command import (
+    KEYHOLDER,
+    environment,
+    launch,
+    output,
+    stop,
+    wait_until_up,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -104,25 +112,26 @@ SCOPE = "openid profile customer"
 class Node:
     """One server process, as a client of the provider sees it."""
 
-    def __init__(self, name: str, server: ServerProcess, issuer: str,
+    def __init__(self, name: str, server: subprocess.Popen, port: int, issuer: str,
                  credentials: tuple[str, str]) -> None:
         self.name, self.server, self.credentials = name, server, credentials
+        self.url = f"http://127.0.0.1:{port}"
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.headers["Host"] = urlsplit(issuer).netloc  # the issuer's origin
 
     def post(self, path: str, **data: str) -> requests.Response:
-        return self.http.post(self.server.url + path, data=data, auth=self.credentials,
+        return self.http.post(self.url + path, data=data, auth=self.credentials,
                               timeout=10)
 
     def introspect(self, token: str) -> dict:
         response = self.post("/introspect", token=token)
         assert response.status_code == 200, (self.name, response.status_code, response.text,
-                                              self.server.output(2000))
+                                              output(self.server)[-2000:])
         return response.json()
 
     def userinfo(self, token: str) -> requests.Response:
-        return self.http.get(self.server.url + "/userinfo", timeout=10,
+        return self.http.get(self.url + "/userinfo", timeout=10,
                              headers={"Authorization": f"Bearer {token}"})
 
 
@@ -154,10 +163,19 @@ def cluster(tmp_path_factory, keys_template) -> Iterator[Cluster]:
                 web = register_client(db, app, "Liveness", "web", first_party=True,
                                       redirect_uris=["http://127.0.0.1:9/liveness/callback"])
             credentials = (web.client.id, web.client_secret)
-            env = instance_environment(url, folder, issuer)
-            with serving(env, [port_a, port_a + 1], folder) as (a, b):
-                yield Cluster(app, web.client.id, Node("A", a, issuer, credentials),
-                              Node("B", b, issuer, credentials))
+            env = environment(folder, url, issuer)
+            ports = (port_a, port_a + 1)
+            servers = [launch([str(KEYHOLDER), "serve", "--host", "127.0.0.1", "--port",
+                               str(port), "--workers", "1"], env) for port in ports]
+            try:
+                a, b = (wait_until_up(server, port) for server, port in zip(servers, ports,
+                                                                           strict=True))
+                yield Cluster(app, web.client.id, Node("A", a, port_a, issuer, credentials),
+                              Node("B", b, port_a + 1, issuer, credentials))
+            finally:
+                for server in servers:
+                    if server.poll() is None:  # one that failed to start was killed
+                        stop(server)
         finally:
             database.engine(app).dispose()
 

@@ -185,4 +185,4 @@ def cache(app: Flask) -> ClientCache:
 
 def query_client(client_id: str) -> Client | None:
     """Authlib's ``query_client``."""
-    return current_app.extensions[EXTENSION].get(current_app, client_id)
+    return cache(current_app).get(current_app, client_id)

@@ -153,9 +153,17 @@ class Server(Granian):
     def shutdown(self, exit_code=0):
         if self.interrupt_signal:
             # A worker whose own SIGTERM came before the handler above ran
-            # stopped as asked all the same: not a reason to exit 1.
-            self.interrupt_children.clear()
+            # stopped as asked all the same: not a reason to exit 1, also when
+            # its watcher thread reports it while the others are stopped.
+            self.interrupt_children = _StoppedAsAsked()
         super().shutdown(exit_code)
+
+
+class _StoppedAsAsked(list):
+    """granian's list of crashed workers, once the server was told to stop."""
+
+    def append(self, _worker) -> None:
+        pass
 
 
 class CannotListen(OSError):

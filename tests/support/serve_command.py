@@ -22,13 +22,15 @@ KEYHOLDER = Path(sys.executable).with_name("keyholder")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def environment(folder: Path, database_url: str, port: int) -> dict:
-    """The test settings for an instance in ``folder``, its issuer on ``port``."""
+def environment(folder: Path, database_url: str, issuer: int | str) -> dict:
+    """The test settings for an instance in ``folder``, its issuer a URL or
+    ``http://127.0.0.1:<issuer>``; none of this process's ``KEYHOLDER_*``."""
+    if isinstance(issuer, int):
+        issuer = f"http://127.0.0.1:{issuer}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOLDER_")}
     env.update({f"KEYHOLDER_{k}": str(v) for k, v in TEST_SETTINGS.items()})
     env.update(KEYHOLDER_DATABASE_URL=database_url, KEYHOLDER_INSTANCE_PATH=str(folder),
-               KEYHOLDER_KEYS_DIR=str(folder / "keys"),
-               KEYHOLDER_ISSUER=f"http://127.0.0.1:{port}")
+               KEYHOLDER_KEYS_DIR=str(folder / "keys"), KEYHOLDER_ISSUER=issuer)
     return env
 
 
@@ -53,8 +55,15 @@ def launch(command: list[str], env: dict) -> subprocess.Popen:
 
 def start(command: list[str], env: dict, port: int) -> subprocess.Popen:
     """:func:`launch`, once the server answers /health."""
-    server = launch(command, env)
+    return wait_until_up(launch(command, env), port)
+
+
+def wait_until_up(server: subprocess.Popen, port: int) -> subprocess.Popen:
+    """``server`` once it answers /health on ``port`` (which answers any Host);
+    killed, and the test failed, if it never does or exits first."""
     for _ in range(150):
+        if server.poll() is not None:
+            break
         try:
             if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
                 return server

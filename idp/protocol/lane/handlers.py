@@ -105,7 +105,7 @@ def client_credentials(lane: Lane, request: LaneRequest) -> Answer | None:
         return None
     uris = list(dict.fromkeys(request.form.get(resources.PARAMETER, [])))
     if not all(resources.well_formed(uri) and lane.clients.is_known_resource(lane.app, uri)
-               for uri in uris):
+               for uri in uris):  # the checks of resources.requested, without raising
         return None
     scope = client.get_allowed_scope(None)
     access, lifetime = minting.access_token(
