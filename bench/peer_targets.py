@@ -154,6 +154,7 @@ class Target:
     authorize_extra: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     browser: requests.Session = field(default_factory=requests.Session)
+    environment: dict = field(default_factory=dict)  # Keyholder's settings (bench/lane_profile.py)
 
     def discover(self) -> None:
         self.meta = requests.get(self.url("discovery"), timeout=10).json()
@@ -275,7 +276,7 @@ def start_keyholder(processes: Processes, work: Path, server: str) -> tuple[Targ
     target = Target("Keyholder", f"http://127.0.0.1:{port}",
                     basic(service["client_id"], service["client_secret"]), web["client_id"],
                     basic(web["client_id"], web["client_secret"]),
-                    login={"email": EMAIL, "password": PASSWORD})
+                    login={"email": EMAIL, "password": PASSWORD}, environment=env)
     return target, drop
 
 
