@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from idp import security_events
 from idp.clients import registry
 from idp.clients.cli import client_group
 from idp.directory import cli as directory_cli
@@ -28,7 +29,7 @@ from idp.login import views as login_views
 from idp.outbox.smtp import InvalidSmtpUrl, SmtpEndpoint
 from idp.outbox.worker import worker_command
 from idp.pages import authorize, device
-from idp.protocol import backchannel_logout, claims_release, discovery, lane, server
+from idp.protocol import claims_release, discovery, lane, server
 from idp.protocol.endpoints import routes
 from idp.protocol.tokens import validation
 from idp.settings import BY_NAME, SettingsError, load_settings, warn_about_insecure_defaults
@@ -67,7 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                           settings.PASSWORD_PARALLELISM)
     registry.init_app(app)
     validation.init_app(app)
-    backchannel_logout.init_app(app)
+    security_events.init_app(app)
     claims_release.load_plugins(app)
     server.create_server(app)
     discovery.init_app(app)

@@ -49,6 +49,16 @@ def _bool(text: str) -> bool:
     raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
 
 
+def _float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text.strip())
+        if not low <= value <= high:  # also refuses nan
+            raise ValueError(f"expected a number of seconds from {low} to {high}")
+        return value
+
+    return parse
+
+
 def _int_between(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text.strip())
@@ -216,6 +226,15 @@ SETTINGS: tuple[Setting, ...] = (
             True, "The console's \"Let the administrators know\": at most one notice per "
             "member per customer in this time, so the button cannot flood the "
             "administrators' mailboxes."),
+    Setting("PUSH_RETRY_FIRST", 1.0, _float_between(0.1, 3600), "seconds", True,
+            "The wait after a failed push of a security event or a back-channel logout "
+            "token; it doubles with each failure up to KEYHOLDER_PUSH_RETRY_MAX."),
+    Setting("PUSH_RETRY_MAX", 300.0, _float_between(0.1, 24 * 3600), "seconds", True,
+            "The longest wait between two pushes to a receiver that does not answer."),
+    Setting("PUSH_RETRY_HORIZON", 24 * 3600, _int_between(10, 30 * 24 * 3600), "seconds",
+            True, "How long pushes to a receiver are retried: an event still not "
+            "delivered this long after it was queued pauses its stream (the events are "
+            "held; `keyholder ssf enable` resumes), and a logout token is given up."),
     Setting("PASSWORD_TIME_COST", 3, _int_between(1, 20), "iterations", True,
             "argon2id passes (RFC 9106 §4, second recommended option). Raising "
             "it rehashes each password at its next login."),

@@ -25,6 +25,7 @@ from idp.clients.registry import register_client
 from idp.infrastructure import database
 from idp.infrastructure.serve import ScrubbedRequestHandler
 from idp.keys import key_store
+from idp.outbox.worker import BackgroundWorker
 from keyholder.demo.data import load_demo_data
 from tests.provider.agents import RelyingParty
 from tests.support.apps import build_app
@@ -98,8 +99,15 @@ def running_provider(database_url: str, folder: Path, keys_template: Path,
         try:
             key_store(app).ensure()
             load_demo_data(app)
-            with served(app, listener, request_handler=ScrubbedRequestHandler):
-                yield Provider(app, url)
+            # The pushes (logout tokens, security events) go out as `keyholder
+            # worker` sends them in production; e-mails stay for each test to send.
+            pusher = BackgroundWorker(app, 1.0, mail=False)
+            pusher.start()
+            try:
+                with served(app, listener, request_handler=ScrubbedRequestHandler):
+                    yield Provider(app, url)
+            finally:
+                pusher.stop(timeout=30)
         finally:
             database.engine(app).dispose()
 

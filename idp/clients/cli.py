@@ -11,6 +11,8 @@ from flask.cli import with_appcontext
 from idp.clients.models import ID_TOKEN_ALGORITHMS, ClientType
 from idp.clients.registry import register_client
 from idp.directory.cli import unit_of_work
+from idp.security_events.cli import add_stream
+from idp.security_events.streams import StreamError
 
 client_group = click.Group("client", help="OAuth clients (relying parties, services, apps).")
 
@@ -31,9 +33,14 @@ client_group = click.Group("client", help="OAuth clients (relying parties, servi
               "Logout).")
 @click.option("--resource", "resource_uri", help="A service's resource URI (RFC 8707): tokens "
               "asked for it have it as audience.")
+@click.option("--ssf-push", "ssf_push", help="Create its Shared Signals stream: push security "
+              "events to this URL (RFC 8935).")
+@click.option("--ssf-poll", is_flag=True, help="Create its Shared Signals stream, polled "
+              "(RFC 8936).")
 @with_appcontext
 def client_add(name, client_type, redirect_uris, post_logout_redirect_uris, first_party,
-               id_token_alg, confidential, backchannel_logout_uri, resource_uri) -> None:
+               id_token_alg, confidential, backchannel_logout_uri, resource_uri, ssf_push,
+               ssf_poll) -> None:
     """Register a client; prints JSON with client_id (and client_secret, once)."""
     with unit_of_work() as directory:
         registration = register_client(
@@ -43,6 +50,13 @@ def client_add(name, client_type, redirect_uris, post_logout_redirect_uris, firs
             first_party=first_party, id_token_alg=id_token_alg,
             confidential=True if confidential else None,
             backchannel_logout_uri=backchannel_logout_uri, resource_uri=resource_uri)
+        stream = None
+        if ssf_push or ssf_poll:
+            try:
+                stream = add_stream(directory.session, registration.client, ssf_push, None, (),
+                                    None)
+            except StreamError as error:
+                raise click.ClickException(error.description) from None
     client = registration.client
     out = {"client_id": client.id, "client_name": client.name, "type": client.type.value,
            "token_endpoint_auth_method": "client_secret_basic" if client.is_confidential
@@ -53,6 +67,8 @@ def client_add(name, client_type, redirect_uris, post_logout_redirect_uris, firs
            "id_token_signed_response_alg": client.id_token_signed_response_alg,
            "backchannel_logout_uri": client.backchannel_logout_uri,
            "resource": client.resource_uri}
+    if stream is not None:
+        out["ssf_stream_id"] = stream.id
     if registration.client_secret:
         out["client_secret"] = registration.client_secret
     click.echo(json.dumps(out, indent=2))

@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import JSON, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from claims.security_event_types import MANAGEMENT_SCOPE
 from claims.vocabulary import Channel
 from idp.directory.models import _enum, utcnow
 from idp.infrastructure.database import Base
@@ -128,6 +129,13 @@ class Client(Base, ClientMixin):
         # ones are dropped there, never an error (OIDC Core 3.1.2.1). Service
         # clients get no user scopes: they have no user.
         return "" if self.type is ClientType.SERVICE else allowed_scope(scope)
+
+    def client_scope(self, scope: str | None) -> str:
+        """The scope of a token about the client itself (client credentials):
+        ``ssf`` (its Shared Signals stream) when asked by a confidential
+        client, else none."""
+        asked = (scope or "").split()
+        return MANAGEMENT_SCOPE if MANAGEMENT_SCOPE in asked and self.is_confidential else ""
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact string comparison (RFC 9700 §4.1.3): no prefix, case or port games.

@@ -3,7 +3,7 @@ commit: the caller decides the unit of work, so a refusal leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +40,16 @@ class AuditAction(StrEnum):
     SELF_PROMOTION_CLOSED = "customer.self_promotion_closed"
     SELF_PROMOTION_OPENED = "customer.self_promotion_opened"
     KEY_REVOKED = "key.revoked"                 # a signing key (details: kid, alg, replaced_by)
+    MEMBERSHIP_REMOVED = "membership.removed"   # details: the role it had
+    PERSON_SUSPENDED = "person.suspended"
+    PERSON_REINSTATED = "person.reinstated"
+
+
+# Called as listener(session, event) for every audit event recorded, in its
+# transaction: the security events transmitter reports role changes, removals
+# and suspensions from here (idp.security_events.sources), so no path that
+# audits a change can forget to push it.
+audit_listeners: list[Callable[[Session, AuditEvent], None]] = []
 
 
 def person_actor(person: Person) -> str:
@@ -163,6 +173,8 @@ class Directory:
                            customer_id=customer.id if customer else None,
                            person_id=person.id if person else None, details=details)
         self.session.add(event)
+        for listener in audit_listeners:
+            listener(self.session, event)
         return event
 
     def audit_trail(self, customer: Customer) -> Sequence[AuditEvent]:

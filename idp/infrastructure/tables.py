@@ -12,10 +12,10 @@ from idp.protocol.tokens.models import (
     RevokedAccessToken,
     TokenGrant,
 )
+from idp.security_events.models import EventStream, PushDelivery, StreamSubject
 
 __all__ = [
     "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "DeviceAuthorization",
-    "Membership",
-    "OutboxMessage", "Person",
-    "RefreshToken", "RevokedAccessToken", "SsoSession", "ThrottleCounter", "TokenGrant",
+    "EventStream", "Membership", "OutboxMessage", "Person", "PushDelivery", "RefreshToken",
+    "RevokedAccessToken", "SsoSession", "StreamSubject", "ThrottleCounter", "TokenGrant",
 ]

@@ -21,6 +21,7 @@ from idp.directory.models import Person, PersonStatus, utcnow
 from idp.login.models import SsoSession
 from idp.protocol import backchannel_logout
 from idp.protocol.tokens.family_revocation import revoke_session_grants
+from idp.security_events import queue
 
 
 def secure_cookies(app: Flask) -> bool:
@@ -75,8 +76,10 @@ def end(db: Session, sso: SsoSession, *, revoke_tokens: bool = True) -> None:
     ended = db.execute(update(SsoSession).where(SsoSession.id == sso.id,
                                                 SsoSession.ended_at.is_(None))
                        .values(ended_at=utcnow()))
-    if ended.rowcount:
-        backchannel_logout.schedule(db, sso)  # its clients are told after the request
+    if ended.rowcount:  # its clients are told: logout tokens and session-revoked events
+        backchannel_logout.schedule(db, sso)
+        queue.session_revoked(db, sso.person_id, sid=sso.sid, initiating="user",
+                              reason="Signed out.", clients=backchannel_logout.clients_of(db, sso))
     if revoke_tokens:
         revoke_session_grants(db, sso.id, "logout")
     if g.get("sso_session") is sso:

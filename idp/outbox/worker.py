@@ -18,10 +18,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from idp.infrastructure import database
 from idp.infrastructure.housekeeping import purge
 from idp.outbox.compose import InvalidMailFrom, Sender
 from idp.outbox.delivery import DeliveryReport, deliver_due
 from idp.outbox.smtp import InvalidSmtpUrl, SmtpEndpoint
+from idp.security_events import delivery as push_delivery
+from idp.security_events.wakeup import Waiter
 
 log = logging.getLogger("keyholder.outbox")
 
@@ -34,9 +37,19 @@ ERROR_PAUSE = 5.0
 PURGE_EVERY = 3600.0  # seconds
 
 
-def run_pass(app: Flask, stop: threading.Event | None = None) -> DeliveryReport:
-    """Deliver everything due now, batch after batch; stops early when ``stop`` is set."""
+def run_pass(app: Flask, stop: threading.Event | None = None, *, mail: bool = True
+             ) -> DeliveryReport:
+    """Deliver everything due now, batch after batch (the pushes first: security
+    events and logout tokens are the time-critical ones, then the e-mails
+    unless ``mail`` is False); stops early when ``stop`` is set."""
+    pushed = push_delivery.deliver_due(app, stop=stop)
+    if pushed.handled or pushed.paused:
+        log.info("push batch: delivered=%s refused=%s failed=%s gave_up=%s paused=%s",
+                 pushed.delivered, pushed.refused, pushed.failed, pushed.gave_up,
+                 len(pushed.paused))
     total = DeliveryReport()
+    if not mail:
+        return total
     while stop is None or not stop.is_set():
         report = deliver_due(app, limit=BATCH, stop=stop)
         if report.handled:
@@ -50,23 +63,35 @@ def run_pass(app: Flask, stop: threading.Event | None = None) -> DeliveryReport:
     return total
 
 
-def run_loop(app: Flask, stop: threading.Event, interval: float) -> None:
+def run_loop(app: Flask, stop: threading.Event, interval: float, *, mail: bool = True) -> None:
     """Pass after pass, ``interval`` seconds apart, until ``stop`` is set;
     every hour it also purges what has expired (:mod:`idp.infrastructure.housekeeping`).
     A failing pass is logged and retried: the worker outlives outages."""
     purged_at = 0.0
+    waiter = Waiter(database.engine(app))
+    try:
+        _loop(app, stop, interval, waiter, purged_at, mail)
+    finally:
+        waiter.close()
+
+
+def _loop(app: Flask, stop: threading.Event, interval: float, waiter: Waiter,
+          purged_at: float, mail: bool) -> None:
     while not stop.is_set():
         pause = interval
         try:
-            run_pass(app, stop)
-            if time.monotonic() - purged_at >= PURGE_EVERY:
+            run_pass(app, stop, mail=mail)
+            if mail and time.monotonic() - purged_at >= PURGE_EVERY:
                 purge(app)
                 purged_at = time.monotonic()
         except Exception as error:  # logged, and the loop goes on (see above)
             pause = max(interval, ERROR_PAUSE)
             # The class name only: a database error's text can quote SQL parameters.
             log.error("outbox pass failed: %s; next try in %ss", type(error).__name__, pause)
-        stop.wait(pause)
+            stop.wait(pause)
+            continue
+        due = push_delivery.seconds_until_due(app)  # a push retried sooner than a pass
+        waiter.wait(stop, pause if due is None else min(pause, max(due, 0.05)))
 
 
 def check_settings(app: Flask) -> None:
@@ -82,7 +107,7 @@ def check_settings(app: Flask) -> None:
               help="Seconds between passes.")
 @with_appcontext
 def worker_command(once: bool, interval: float) -> None:
-    """Send the e-mails waiting in the outbox."""
+    """Send what waits in the outbox: security events, logout tokens, e-mails."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         check_settings(app)
@@ -125,14 +150,15 @@ def _stop_on_signals(stop: threading.Event):
 class BackgroundWorker(threading.Thread):
     """The worker loop in a daemon thread of this process (``keyholder demo``)."""
 
-    def __init__(self, app: Flask, interval: float) -> None:
+    def __init__(self, app: Flask, interval: float, *, mail: bool = True) -> None:
         super().__init__(name="keyholder-outbox", daemon=True)
         self.app = app
         self.interval = interval
+        self.mail = mail
         self.stop_event = threading.Event()
 
     def run(self) -> None:
-        run_loop(self.app, self.stop_event, self.interval)
+        run_loop(self.app, self.stop_event, self.interval, mail=self.mail)
 
     def stop(self, timeout: float | None = None) -> None:
         """Finish the message in hand, then end the thread."""

@@ -35,7 +35,8 @@ class IssuingGrant:
                        include_refresh_token=True):
         client = self.request.client
         # Authlib's own generator filters here too: only scopes we know and allow.
-        scope = client.get_allowed_scope(scope)
+        scope = client.get_allowed_scope(scope) if user is not None \
+            else client.client_scope(scope)
         family = self.token_family(user, scope)
         self.request.token_family = family  # for the ID token (idp.protocol.grants.openid)
         extra = {}

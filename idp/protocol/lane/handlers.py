@@ -107,7 +107,7 @@ def client_credentials(lane: Lane, request: LaneRequest) -> Answer | None:
     if not all(resources.well_formed(uri) and lane.clients.is_known_resource(lane.app, uri)
                for uri in uris):  # the checks of resources.requested, without raising
         return None
-    scope = client.get_allowed_scope(None)
+    scope = client.client_scope(None)
     access, lifetime = minting.access_token(
         lane.app, client=client, subject=client.id, scope=scope, family=None,
         audience=minting.audience(lane.app, uris), extra={})
