@@ -11,8 +11,9 @@ from claims.vocabulary import CustomerType, Role
 
 __all__ = ["CustomerType", "InvalidCustomerNumber", "Role", "normalise_customer_number"]
 
-# The relying-party toolkit (the Flask decorators are in claims.guards, which
-# imports Flask; importing them from here would make every user import it).
+# The relying-party toolkit (the Flask decorators are in claims.guards, and the
+# push endpoint for security events in claims.set_push: both import Flask, and
+# importing them from here would make every user import it).
 from claims.errors import (
     BadSignature,
     ClaimsError,
@@ -35,12 +36,15 @@ from claims.errors import (
 from claims.identity import Identity
 from claims.introspector import Introspector
 from claims.logout_tokens import LogoutToken, LogoutTokenVerifier
+from claims.security_events import Receiver, SecurityEvent, SecurityEventVerifier, SetRejected
+from claims.set_poll import ClientCredentials, Poller
 from claims.verifier import TokenVerifier
 
 __all__ += [
-    "BadSignature", "ClaimsError", "DisallowedAlgorithm", "ExpiredToken", "Forbidden",
-    "Identity", "InactiveToken", "Introspector", "InvalidToken", "LogoutToken",
+    "BadSignature", "ClaimsError", "ClientCredentials", "DisallowedAlgorithm", "ExpiredToken",
+    "Forbidden", "Identity", "InactiveToken", "Introspector", "InvalidToken", "LogoutToken",
     "LogoutTokenVerifier", "MalformedToken", "MissingEntitlement", "MissingRole", "NotYetValid",
-    "ProviderUnavailable", "TokenVerifier", "UnknownKey", "WrongAudience", "WrongIssuer",
-    "WrongNonce", "WrongTokenType",
+    "Poller", "ProviderUnavailable", "Receiver", "SecurityEvent", "SecurityEventVerifier",
+    "SetRejected", "TokenVerifier", "UnknownKey", "WrongAudience", "WrongIssuer", "WrongNonce",
+    "WrongTokenType",
 ]

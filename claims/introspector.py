@@ -15,7 +15,10 @@ first), keyed by the SHA-256 of the token (the cache holds no token), each
 kept ``cache_seconds`` at most and never past the token's ``exp``. That is
 the price of the cache: a revocation takes up to ``cache_seconds`` to be
 seen here. Inactive answers are never cached (a token can only stay inactive,
-and refusing it again costs the caller nothing worth saving).
+and refusing it again costs the caller nothing worth saving). :meth:`forget`
+shortens that wait for one person: a service that receives the provider's
+security events (claims.Receiver) forgets a person's answers when their
+role changes or their session is revoked.
 
 Failing closed: unreachable, HTTP 5xx, an answer that is not JSON, or the
 provider refusing our own credentials → ProviderUnavailable, never a guess.
@@ -70,6 +73,7 @@ class Introspector:
         self._cache_size = cache_size
         self._cache_seconds = cache_seconds
         self._cache: OrderedDict[bytes, tuple[float, Identity]] = OrderedDict()
+        self._by_subject: dict[str, set[bytes]] = {}  # the cache's keys, by identity.subject
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -117,6 +121,15 @@ class Introspector:
                                       "introspection_endpoint")
         return self._endpoint
 
+    def forget(self, subject: str) -> int:
+        """Drop the cached answers about ``subject`` (a person's ``sub``), so
+        that their next request asks the provider again; how many were dropped
+        (those expired but not yet removed are removed, not counted)."""
+        now = self._clock()
+        with self._lock:
+            keys = self._by_subject.pop(subject, ())
+            return sum(self._cache.pop(key)[0] > now for key in keys)
+
     # -- the cache -------------------------------------------------------------------
 
     def _cached(self, key: bytes) -> Identity | None:
@@ -126,7 +139,7 @@ class Introspector:
                 return None
             until, identity = entry
             if self._clock() >= until:
-                del self._cache[key]
+                self._drop(key)
                 return None
             self._cache.move_to_end(key)
             return identity
@@ -136,10 +149,20 @@ class Introspector:
         if self._cache_size == 0 or until <= self._clock():
             return
         with self._lock:
+            if key in self._cache:  # answered twice meanwhile: the newer answer stays
+                self._drop(key)
             self._cache[key] = (until, identity)
-            self._cache.move_to_end(key)
+            self._by_subject.setdefault(identity.subject, set()).add(key)
             while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                self._drop(next(iter(self._cache)))
+
+    def _drop(self, key: bytes) -> None:
+        """Remove one entry and its place in the subject index (under the lock)."""
+        _, identity = self._cache.pop(key)
+        keys = self._by_subject[identity.subject]
+        keys.discard(key)
+        if not keys:
+            del self._by_subject[identity.subject]
 
 
 __all__ = ["Introspector"]

@@ -137,3 +137,50 @@ def member_add(email: str, customer_number: str, role: str, mobile: str | None) 
         customer = directory.customer(customer_number)
         directory.add_membership(person, customer, role, mobile)
     click.echo(f"{person.name} is now {role} of {customer.number}.")
+
+
+@person_group.command("suspend")
+@click.argument("email")
+def person_suspend(email: str) -> None:
+    """Suspend a person: no sign-in, every session and token ended at once,
+    the services told (back-channel logout, session-revoked events)."""
+    from idp.login.sessions import end_all_of
+    from idp.protocol.tokens.family_revocation import revoke_person_grants
+
+    with unit_of_work() as directory:
+        person = directory.person(email)
+        if not directory.set_suspended(person, True):
+            click.echo(f"{person.name} is suspended already.")
+            return
+        ended = end_all_of(directory.session, person.id)
+        revoked = revoke_person_grants(directory.session, person.id, "suspended")
+    click.echo(f"Suspended {person.name}: {ended} session(s) and {revoked} token "
+               "family(ies) ended.")
+
+
+@person_group.command("reinstate")
+@click.argument("email")
+def person_reinstate(email: str) -> None:
+    """Let a suspended person sign in again (their old tokens stay ended)."""
+    with unit_of_work() as directory:
+        person = directory.person(email)
+        changed = directory.set_suspended(person, False)
+    click.echo(f"{person.name} can sign in again." if changed else f"{person.name} is active.")
+
+
+@member_group.command("remove")
+@click.argument("email")
+@click.option("--customer", "customer_number", required=True, help="Customer number (9 digits).")
+def member_remove(email: str, customer_number: str) -> None:
+    """Remove a person from a customer: their tokens for it are inactive at once."""
+    from idp.protocol.tokens.family_revocation import revoke_customer_grants
+
+    with unit_of_work() as directory:
+        person = directory.person(email)
+        customer = directory.customer(customer_number)
+        membership = directory.membership(person, customer)
+        if membership is None:
+            raise click.ClickException(f"{person.name} is not a member of {customer.number}.")
+        directory.remove_membership(membership)
+        revoke_customer_grants(directory.session, person.id, customer.id, "membership_removed")
+    click.echo(f"{person.name} is no longer a member of {customer.number}.")

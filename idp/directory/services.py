@@ -22,7 +22,7 @@ from idp.directory.errors import (
     UnknownCustomer,
     UnknownPerson,
 )
-from idp.directory.models import AuditEvent, Customer, Membership, Person
+from idp.directory.models import AuditEvent, Customer, Membership, Person, PersonStatus
 
 OPERATOR = "operator"  # the actor of command-line changes
 
@@ -142,6 +142,24 @@ class Directory:
         self.record(AuditAction.MEMBERSHIP_ADDED, actor, customer=customer, person=person,
                     role=role.value, mobile=mobile is not None)
         return membership
+
+    def remove_membership(self, membership: Membership, actor: str = OPERATOR) -> None:
+        """Remove ``membership``: the person's tokens for that customer are
+        inactive from the commit on (introspection reads the membership live)."""
+        self.record(AuditAction.MEMBERSHIP_REMOVED, actor, customer=membership.customer,
+                    person=membership.person, role=membership.role.value)
+        self.session.delete(membership)
+        self.session.flush()
+
+    def set_suspended(self, person: Person, suspended: bool, actor: str = OPERATOR) -> bool:
+        """Suspend or reinstate ``person``; False when nothing changes."""
+        status = PersonStatus.SUSPENDED if suspended else PersonStatus.ACTIVE
+        if person.status is status:
+            return False
+        person.status = status
+        self.record(AuditAction.PERSON_SUSPENDED if suspended else AuditAction.PERSON_REINSTATED,
+                    actor, person=person)
+        return True
 
     def membership(self, person: Person, customer: Customer) -> Membership | None:
         return self.session.scalar(select(Membership).where(

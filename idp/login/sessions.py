@@ -86,6 +86,18 @@ def end(db: Session, sso: SsoSession, *, revoke_tokens: bool = True) -> None:
         g.sso_session = None
 
 
+def end_all_of(db: Session, person_id: str) -> int:
+    """End every live session of a person (a suspension), telling their
+    clients by back-channel logout; the security event is the caller's (one
+    for the whole suspension). Returns how many ended."""
+    live = db.scalars(select(SsoSession).where(SsoSession.person_id == person_id,
+                                               SsoSession.ended_at.is_(None))).all()
+    for sso in live:
+        sso.ended_at = utcnow()
+        backchannel_logout.schedule(db, sso)
+    return len(live)
+
+
 def renew(db: Session, sso: SsoSession) -> tuple[SsoSession, str]:
     """A new session id for the same login (after a privilege change: the
     old cookie, wherever it leaked, opens nothing any more)."""

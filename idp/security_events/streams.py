@@ -247,8 +247,11 @@ def person_named(db: Session, subject: Any, issuer: str) -> Person | None:
     when it names nobody we know."""
     if not isinstance(subject, dict) or not isinstance(subject.get("format"), str):
         raise _bad("'subject' must be a subject identifier (RFC 9493) object.")
-    if subject["format"] == "complex":
-        return person_named(db, subject.get("user"), issuer) if "user" in subject else None
+    if subject["format"] == "complex":  # its members are simple subjects (SSF §3.2)
+        user = subject.get("user")
+        if not isinstance(user, dict) or user.get("format") == "complex":
+            return None
+        return person_named(db, user, issuer)
     if subject["format"] == "iss_sub":
         sub = subject.get("sub")
         if subject.get("iss") != issuer or not _searchable(sub, 64):

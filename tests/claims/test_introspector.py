@@ -6,6 +6,9 @@ tests/provider/test_relying_party_toolkit.py."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import threading
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 import pytest
@@ -160,3 +163,101 @@ def test_configuration_is_checked_at_start_up(provider_double):
         Introspector(provider_double.url, "usage-api", "")
     with pytest.raises(ValueError):
         Introspector(provider_double.url, "usage-api", SECRET, cache_size=-1)
+
+
+# -- forget(): a person's answers dropped at once (a security event about them) ---------
+
+def answer_for(provider_double, active, subject: str) -> None:
+    provider_double.introspection = (200, {**active, "sub": subject})
+
+
+def test_forget_drops_a_persons_answers_only(introspector, provider_double, active):
+    introspector.introspect("mary-1")
+    introspector.introspect("mary-2")
+    answer_for(provider_double, active, "person-john")
+    introspector.introspect("john-1")
+    assert posts(provider_double) == 3
+    assert introspector.forget(SUBJECT) == 2
+    assert introspector.forget(SUBJECT) == 0
+    assert introspector.introspect("john-1").subject == "person-john"  # still cached
+    assert posts(provider_double) == 3
+    assert introspector.introspect("mary-1").subject == "person-john"  # asked again
+    assert posts(provider_double) == 4
+    assert introspector.forget("person-nobody") == 0
+
+
+def test_forget_after_eviction_and_expiry_counts_what_is_cached(provider_double, active, clock):
+    small = Introspector(provider_double.url, "usage-api", SECRET, clock=clock, cache_size=2)
+    small.introspect("mary-1")
+    answer_for(provider_double, active, "person-john")
+    small.introspect("john-1")
+    answer_for(provider_double, active, SUBJECT)
+    small.introspect("mary-2")  # "mary-1", the least recently used, goes
+    assert small.forget(SUBJECT) == 1
+    small.introspect("mary-2")
+    clock.advance(30)  # expired: dropped when next looked up, then answered again
+    small.introspect("mary-2")
+    assert small.forget(SUBJECT) == 1
+    assert small.forget("person-john") == 0  # expired too: removed, not counted
+    assert small.forget("person-john") == 0
+    assert len(small._cache) == 0 and small._by_subject == {}
+    assert posts(provider_double) == 5
+
+
+def test_forget_after_an_answer_expired_and_the_token_was_revoked(introspector,
+                                                                  provider_double, active,
+                                                                  clock):
+    introspector.introspect("mary-1")
+    clock.advance(30)
+    provider_double.introspection = (200, {"active": False})
+    with pytest.raises(InactiveToken):
+        introspector.introspect("mary-1")  # the expired answer is dropped, none kept
+    assert introspector.forget(SUBJECT) == 0
+
+
+def test_the_newer_of_two_answers_for_one_token_stays(introspector, provider_double, active):
+    """Two requests with one token that both missed the cache: the second
+    answer replaces the first, in the index too."""
+    introspector.introspect("t")
+    key = hashlib.sha256(b"t").digest()
+    john = replace(introspector.introspect("t"), subject="person-john")
+    introspector._remember(key, john)
+    assert introspector.introspect("t") is john
+    assert introspector.forget(SUBJECT) == 0
+    assert introspector.forget("person-john") == 1
+
+
+def test_forget_lets_the_cache_fill_again(provider_double, active, clock):
+    small = Introspector(provider_double.url, "usage-api", SECRET, clock=clock, cache_size=2)
+    for token in ("a", "b", "a", "b"):
+        small.introspect(token)
+    assert small.forget(SUBJECT) == 2
+    for token in ("c", "d", "c", "d"):
+        small.introspect(token)
+    assert posts(provider_double) == 4  # "c" and "d" cached: the forgotten left room
+    assert small.forget(SUBJECT) == 2
+
+
+def test_forget_while_answers_come_in(provider_double, active, clock):
+    cache = Introspector(provider_double.url, "usage-api", SECRET, clock=clock, cache_size=8,
+                         introspection_endpoint=f"{provider_double.url}/introspect")
+    errors = []
+
+    def use(name):
+        try:
+            for round_ in range(15):
+                cache.introspect(f"{name}-{round_ % 10}")
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=use, args=(f"t{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    forgotten = 0
+    while any(thread.is_alive() for thread in threads):
+        forgotten += cache.forget(SUBJECT)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
+    assert forgotten + cache.forget(SUBJECT) <= 4 * 15
+    assert cache.forget(SUBJECT) == 0 and len(cache._cache) == 0 == len(cache._by_subject)

@@ -32,6 +32,12 @@ def revoke_person_grants(db: Session, person_id: str, reason: str) -> int:
     return _revoke(db, TokenGrant.person_id == person_id, reason)
 
 
+def revoke_customer_grants(db: Session, person_id: str, customer_id: int, reason: str) -> int:
+    """Revoke the families of a person that speak for one customer (removal)."""
+    mine = (TokenGrant.person_id == person_id) & (TokenGrant.customer_id == customer_id)
+    return _revoke(db, mine, reason)
+
+
 def _revoke(db: Session, condition, reason: str) -> int:
     result = db.execute(update(TokenGrant).where(condition, TokenGrant.revoked_at.is_(None))
                         .values(revoked_at=utcnow(), revoked_reason=reason))
