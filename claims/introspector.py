@@ -26,19 +26,23 @@ provider refusing our own credentials → ProviderUnavailable, never a guess.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from urllib.parse import quote
 
 import requests
 
 from claims.errors import InactiveToken, ProviderUnavailable, WrongIssuer, WrongTokenType
 from claims.identity import Identity
-from claims.provider_metadata import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
+from claims.provider_metadata import (
+    DEFAULT_TIMEOUT,
+    basic_authorization,
+    endpoint,
+    provider_metadata,
+    request_json,
+)
 
 MAX_TOKEN_LENGTH = 8192  # longer is not one of the provider's tokens: not sent at all
 # An access token's type (RFC 7662 §2.2, RFC 6749 §7.1). The provider states it
@@ -64,9 +68,7 @@ class Introspector:
         self.issuer = issuer
         self.client_id = client_id
         self._endpoint = introspection_endpoint
-        credentials = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
-        # The secret lives only inside this header value; no repr or log shows it.
-        self._authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
+        self._authorization = basic_authorization(client_id, client_secret)
         self._http = http or requests.Session()
         self._timeout = timeout
         self._clock = clock

@@ -10,9 +10,10 @@ neither send us elsewhere nor exhaust our memory.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -23,6 +24,14 @@ from claims.errors import ProviderUnavailable
 DEFAULT_TIMEOUT = 5.0
 MAX_DOCUMENT = 512 * 1024  # bytes; a JWKS of dozens of RSA keys is ~30 KiB
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """The ``Authorization`` value of client_secret_basic (RFC 6749 §2.3.1:
+    each part form-urlencoded first). The secret lives only inside this
+    value; keep it out of any repr or log."""
+    credentials = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
 
 
 def request_json(http: requests.Session, method: str, url: str, *, what: str,

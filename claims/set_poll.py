@@ -22,7 +22,6 @@ fetched) or whose handler raised is neither: the provider sends it again.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -30,12 +29,12 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from claims.errors import ProviderUnavailable
-from claims.provider_metadata import DEFAULT_TIMEOUT, request_json
+from claims.provider_metadata import DEFAULT_TIMEOUT, basic_authorization, request_json
 from claims.security_event_types import MANAGEMENT_SCOPE
 from claims.security_events import Receiver, SetRejected
 from claims.signed_tokens import MAX_TOKEN_LENGTH
@@ -62,9 +61,7 @@ class ClientCredentials:
         self.token_endpoint = token_endpoint
         self.client_id = client_id
         self.scope = scope
-        credentials = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
-        # The secret lives only inside this header value; no repr or log shows it.
-        self._authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
+        self._authorization = basic_authorization(client_id, client_secret)
         self._http = http or requests.Session()
         self._clock = clock
         self._timeout = timeout

@@ -4,7 +4,7 @@ subjects; each forged or misused token is refused with its error class and
 the RFC 8935 code the transmitter is told; a repeated jti is dropped, a
 failed handler is run again. Genuine SETs are made with joserfc, forgeries
 signed by hand (provider_double.Minter.forge). Push and poll delivery are in
-test_set_push.py and test_set_poll.py, which use the helpers here."""
+test_set_push.py and test_set_poll.py, which share the helpers of security_event_support.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from claims import (
@@ -27,7 +26,6 @@ from claims import (
     NotYetValid,
     ProviderUnavailable,
     Receiver,
-    SecurityEvent,
     SecurityEventVerifier,
     SetRejected,
     UnknownKey,
@@ -47,96 +45,24 @@ from claims.security_event_types import (
     TOKEN_CLAIMS_CHANGE,
     VERIFICATION,
 )
-from tests.claims.provider_double import (
-    CLIENT_ID,
-    SUBJECT,
-    Minter,
-    ProviderDouble,
-    alg_of,
-    b64,
+from tests.claims.provider_double import CLIENT_ID, SUBJECT, Minter, b64
+from tests.claims.security_event_support import (  # and the fixtures they use
+    CHANGE,
+    CUSTOMER,
+    SID,
+    STREAM,
+    Calls,
+    person,
+    receiver_fixture,  # noqa: F401
+    reset_provider_double,  # noqa: F401
+    security_event,
+    served_double,  # noqa: F401
+    set_claims,
+    set_header,
+    set_verifier_fixture,  # noqa: F401
 )
 
-CUSTOMER = "123456789"
-SID = "provider-session-1"
-STREAM = "f67e39a0a4d34d56b3aa1bc4cff0069f"
-CHANGE = {"event_timestamp": 1_700_000_000, "initiating_entity": "admin",
-          "claims": {"role": "administrator", "entitlements": ["usage:all_mobiles"]}}
-
-
-# -- helpers, shared with test_set_push.py and test_set_poll.py ---------------------------
-
-def person(issuer: str, *, tenant: str | None = CUSTOMER, session: str | None = None) -> dict:
-    """The complex subject the provider sends about a person."""
-    subject = {"format": "complex", "user": {"format": "iss_sub", "iss": issuer, "sub": SUBJECT}}
-    if tenant is not None:
-        subject["tenant"] = {"format": "opaque", "id": tenant}
-    if session is not None:
-        subject["session"] = {"format": "opaque", "id": session}
-    return subject
-
-
-def set_claims(minter: Minter, **overrides) -> dict:
-    """A token-claims-change SET's claims for the client; an override of None
-    removes the claim."""
-    now = int(minter.clock())
-    claims = {"iss": minter.issuer, "jti": "set-1", "iat": now, "aud": CLIENT_ID,
-              "txn": "txn-1", "sub_id": person(minter.issuer),
-              "events": {TOKEN_CLAIMS_CHANGE: CHANGE}}
-    claims.update(overrides)
-    return {name: value for name, value in claims.items() if value is not None}
-
-
-def security_event(minter: Minter, key, *, typ: str | None = "secevent+jwt",
-                   **overrides) -> str:
-    """A SET signed by joserfc, as the provider signs them."""
-    header = {"alg": alg_of(key), "kid": key.kid}
-    if typ is not None:
-        header["typ"] = typ
-    return jwt.encode(header, set_claims(minter, **overrides), key, algorithms=[alg_of(key)],
-                      default_type=None)  # else joserfc writes typ: JWT
-
-
-def set_header(key, **members) -> dict:
-    return {"alg": alg_of(key), "kid": key.kid, "typ": "secevent+jwt", **members}
-
-
-# -- fixtures ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def served_double(keys):
-    double = ProviderDouble()
-    yield double
-    double.stop()
-
-
-@pytest.fixture(name="provider_double")
-def reset_provider_double(served_double, keys) -> ProviderDouble:
-    """conftest's ``provider_double``, served once per module (stopping a
-    server costs 50 ms, and these modules have many short tests) and reset
-    for each test. test_set_push.py and test_set_poll.py import it too."""
-    served_double.publish(keys.rsa, keys.ec)
-    served_double.jwks_status, served_double.discovery = 200, None
-    served_double.hits.clear()
-    served_double.recorded.clear()
-    return served_double
-
-
-@pytest.fixture
-def set_verifier(provider_double, clock) -> SecurityEventVerifier:
-    return SecurityEventVerifier(provider_double.url, audience=CLIENT_ID, clock=clock,
-                                 timeout=5)
-
-
-@pytest.fixture
-def receiver(set_verifier, clock) -> Receiver:
-    return Receiver(set_verifier, clock=clock)
-
-
-class Calls(list):
-    """A handler that records the events it gets."""
-
-    def __call__(self, event: SecurityEvent) -> None:
-        self.append(event)
+# The helpers and fixtures are in security_event_support.py.
 
 
 # -- the genuine SET --------------------------------------------------------------------

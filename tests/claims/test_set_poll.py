@@ -23,16 +23,16 @@ from claims import (
     ClientCredentials,
     Poller,
     ProviderUnavailable,
-    Receiver,
-    SecurityEventVerifier,
 )
 from claims.security_event_types import INVALID_ISSUER, INVALID_KEY, TOKEN_CLAIMS_CHANGE
 from tests.claims.provider_double import CLIENT_ID
-from tests.claims.test_security_events import (  # and the fixture provider_double (see there)
-    Calls,
+from tests.claims.security_event_support import (  # and the fixtures they use
+    handled_fixture,  # noqa: F401
+    receiver_fixture,  # noqa: F401
     reset_provider_double,  # noqa: F401
     security_event,
     served_double,  # noqa: F401
+    set_verifier_fixture,  # noqa: F401
 )
 
 SECRET = "poller-secret"
@@ -128,20 +128,6 @@ def transmitter():
     transmitter = Transmitter()
     yield transmitter
     transmitter.stop()
-
-
-@pytest.fixture
-def receiver(provider_double, clock) -> Receiver:
-    verifier = SecurityEventVerifier(provider_double.url, audience=CLIENT_ID, clock=clock,
-                                     timeout=5)
-    return Receiver(verifier, clock=clock)
-
-
-@pytest.fixture
-def handled(receiver) -> Calls:
-    calls = Calls()
-    receiver.on(TOKEN_CLAIMS_CHANGE, calls)
-    return calls
 
 
 @pytest.fixture

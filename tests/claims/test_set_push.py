@@ -11,7 +11,7 @@ import logging
 import pytest
 from flask import Flask
 
-from claims import Receiver, SecurityEventVerifier, SetRejected
+from claims import SetRejected
 from claims.security_event_types import (
     AUTHENTICATION_FAILED,
     INVALID_AUDIENCE,
@@ -23,31 +23,18 @@ from claims.security_event_types import (
     VERIFICATION,
 )
 from claims.set_push import MAX_BODY, push_endpoint
-from tests.claims.provider_double import CLIENT_ID
-from tests.claims.test_security_events import (  # and the fixture provider_double (see there)
+from tests.claims.security_event_support import (  # and the fixtures they use
     STREAM,
-    Calls,
+    handled_fixture,  # noqa: F401
+    receiver_fixture,  # noqa: F401
     reset_provider_double,  # noqa: F401
     security_event,
     served_double,  # noqa: F401
+    set_verifier_fixture,  # noqa: F401
 )
 
 AUTHORIZATION = "Bearer stream-secret-0123456789"
 SET_TYPE = "application/secevent+jwt"  # written out: the contract, not our constant
-
-
-@pytest.fixture
-def receiver(provider_double, clock) -> Receiver:
-    verifier = SecurityEventVerifier(provider_double.url, audience=CLIENT_ID, clock=clock,
-                                     timeout=5)
-    return Receiver(verifier, clock=clock)
-
-
-@pytest.fixture
-def handled(receiver) -> Calls:
-    calls = Calls()
-    receiver.on(TOKEN_CLAIMS_CHANGE, calls)
-    return calls
 
 
 @pytest.fixture
