@@ -158,9 +158,9 @@ def person_suspend(email: str) -> None:
                "family(ies) ended.")
 
 
-@person_group.command("reinstate")
+@person_group.command("unsuspend")
 @click.argument("email")
-def person_reinstate(email: str) -> None:
+def person_unsuspend(email: str) -> None:
     """Let a suspended person sign in again (their old tokens stay ended)."""
     with unit_of_work() as directory:
         person = directory.person(email)

@@ -42,7 +42,7 @@ class AuditAction(StrEnum):
     KEY_REVOKED = "key.revoked"                 # a signing key (details: kid, alg, replaced_by)
     MEMBERSHIP_REMOVED = "membership.removed"   # details: the role it had
     PERSON_SUSPENDED = "person.suspended"
-    PERSON_REINSTATED = "person.reinstated"
+    PERSON_UNSUSPENDED = "person.unsuspended"
 
 
 # Called as listener(session, event) for every audit event recorded, in its
@@ -152,12 +152,12 @@ class Directory:
         self.session.flush()
 
     def set_suspended(self, person: Person, suspended: bool, actor: str = OPERATOR) -> bool:
-        """Suspend or reinstate ``person``; False when nothing changes."""
+        """Suspend or unsuspend ``person``; False when nothing changes."""
         status = PersonStatus.SUSPENDED if suspended else PersonStatus.ACTIVE
         if person.status is status:
             return False
         person.status = status
-        self.record(AuditAction.PERSON_SUSPENDED if suspended else AuditAction.PERSON_REINSTATED,
+        self.record(AuditAction.PERSON_SUSPENDED if suspended else AuditAction.PERSON_UNSUSPENDED,
                     actor, person=person)
         return True
 
