@@ -1,6 +1,9 @@
 """The admin console (a blueprint mounted in the provider at ``/console``):
-my role, become administrator, the administrators, exclusions, hand-over,
-the audit trail; e-mails go through the provider's outbox.
+my role, become administrator, the members (invite, make administrator,
+remove, exclude), self-promotion, the administrators' second factor,
+hand-over, the audit trail; the page an invitation's link opens
+(``/console/invitation``, for people without a session too); e-mails go
+through the provider's outbox.
 
 :func:`init_app` mounts it on a provider app (the assembly, :mod:`keyholder`,
 does), with the operator's ``keyholder member set-role``."""
@@ -9,7 +12,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from admin_console import administrators_views, views  # noqa: F401 (they register the routes)
+from admin_console import (  # noqa: F401 (they register the routes)
+    administrators_views,
+    invitation_views,
+    views,
+)
 from admin_console.blueprint import blueprint
 from admin_console.cli import set_role_command
 from idp.directory.cli import member_group
@@ -17,4 +24,5 @@ from idp.directory.cli import member_group
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
+    app.register_blueprint(invitation_views.blueprint)
     member_group.add_command(set_role_command)

@@ -1,76 +1,137 @@
 """The console's pages for administrators: the members and their roles,
-exclusions, self-promotion, stepping down, handing over, the audit trail.
-Everything is scoped to the customer shown in the console; ids in forms are
-checked to belong to it ("Scoped to the customer shown", docs/security.md)."""
+exclusions, making a user administrator, removing a member, self-promotion,
+the second factor of administrators, stepping down, handing over, the audit
+trail. Invitations are :mod:`admin_console.invitation_views`. Everything is
+scoped to the customer shown in the console; ids in forms are checked to
+belong to it ("Scoped to the customer shown", docs/security.md)."""
 
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from admin_console import administration, context
+from admin_console import administration, context, invitations
 from admin_console.blueprint import blueprint
-from admin_console.forms import ButtonForm, MemberForm
+from admin_console.forms import ButtonForm, InvitationIdForm, InviteForm, MemberForm
 from idp.directory.locks import count_administrators
 from idp.directory.services import Directory
 from idp.infrastructure import database
+from idp.outbox import mail
+
+TOO_OLD = "This page was open too long. Nothing was changed; please try again."
 
 
-def _administrator():
+def administrator():
     console = context.load()
     if not console.is_administrator:
         abort(403, "Only an administrator of this customer number can see this page.")
     return console
 
 
-def _report(result) -> None:
+def report(result) -> None:
     flash(result.message, "done" if result else "refused")
 
 
+def number_in(raw: str | None) -> int | None:
+    """An id from a form: ASCII digits, or nothing."""
+    raw = raw or ""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+
+
 def _member_id(form: MemberForm) -> int | None:
-    raw = form.membership.data or ""
-    return int(raw) if raw.isascii() and raw.isdigit() else None
+    return number_in(form.membership.data)
+
+
+def members_page(console, invite_form: InviteForm | None = None, message: str | None = None,
+                 status: int = 200):
+    db = database.session()
+    return render_template(
+        "console/members.html", console=console, form=ButtonForm(),
+        invite_form=invite_form or InviteForm(formdata=None), message=message,
+        members=Directory(db).members_of(console.customer),
+        invitations=invitations.pending(db, console.customer.id), when=mail.when,
+        invitation_form=InvitationIdForm(formdata=None)), status
 
 
 @blueprint.get("/members")
 def members():
-    console = _administrator()
-    directory = Directory(database.session())
-    return render_template("console/members.html", console=console, form=ButtonForm(),
-                           members=directory.members_of(console.customer))
+    return members_page(administrator())
+
+
+def _on_member(action):
+    """Run ``action(actor, customer, membership id)`` for a member form."""
+    console = administrator()
+    form = MemberForm()
+    if not form.validate_on_submit() and form.csrf_token.errors:
+        flash(TOO_OLD, "refused")
+        return None
+    member_id = _member_id(form)
+    if member_id is None:
+        flash(administration.NO_SUCH_MEMBER.message, "refused")
+        return None
+    result = action(current_app, console.person.id, console.customer.id, member_id)
+    report(result)
+    return result
 
 
 @blueprint.post("/members/<any(exclude, include):action>")
 def exclusion(action: str):
-    console = _administrator()
-    form = MemberForm()
-    member_id = _member_id(form) if form.validate_on_submit() else None
-    if member_id is None:
-        flash("This page was open too long. Nothing was changed; please try again.", "refused")
-    else:
-        _report(administration.set_exclusion(current_app, console.person.id,
-                                             console.customer.id, member_id,
-                                             excluded=action == "exclude"))
+    _on_member(lambda app, actor, customer, member: administration.set_exclusion(
+        app, actor, customer, member, excluded=action == "exclude"))
     return redirect(url_for("console.members"), 303)
+
+
+@blueprint.post("/members/promote")
+def make_administrator():
+    _on_member(administration.make_member_administrator)
+    return redirect(url_for("console.members"), 303)
+
+
+@blueprint.route("/members/remove", methods=["GET", "POST"])
+def remove_member():
+    console = administrator()
+    if request.method == "POST":
+        _on_member(administration.remove_member)
+        return redirect(url_for("console.members"), 303)
+    member_id = number_in(request.args.get("membership"))
+    member = next((m for m in Directory(database.session()).members_of(console.customer)
+                   if m.id == member_id), None)
+    if member is None:
+        flash(administration.NO_SUCH_MEMBER.message, "refused")
+        return redirect(url_for("console.members"), 303)
+    return render_template("console/remove_member.html", console=console, member=member,
+                           form=ButtonForm())
 
 
 @blueprint.post("/self-promotion")
 def self_promotion():
-    console = _administrator()
+    console = administrator()
     if not ButtonForm().validate_on_submit() or request.form.get("open") not in {"0", "1"}:
-        flash("This page was open too long. Nothing was changed; please try again.", "refused")
+        flash(TOO_OLD, "refused")
     else:
-        _report(administration.set_self_promotion(current_app, console.person.id,
-                                                  console.customer.id,
-                                                  request.form["open"] == "1"))
+        report(administration.set_self_promotion(current_app, console.person.id,
+                                                 console.customer.id,
+                                                 request.form["open"] == "1"))
+    return redirect(url_for("console.members"), 303)
+
+
+@blueprint.post("/second-factor")
+def second_factor():
+    console = administrator()
+    if not ButtonForm().validate_on_submit() or request.form.get("required") not in {"0", "1"}:
+        flash(TOO_OLD, "refused")
+    else:
+        report(administration.set_second_factor_required(
+            current_app, console.person.id, console.customer.id,
+            request.form["required"] == "1"))
     return redirect(url_for("console.members"), 303)
 
 
 @blueprint.route("/step-down", methods=["GET", "POST"])
 def step_down():
-    console = _administrator()
+    console = administrator()
     form = ButtonForm()
     if request.method == "POST" and form.validate_on_submit():
-        _report(administration.step_down(current_app, console.person.id, console.customer.id))
+        report(administration.step_down(current_app, console.person.id, console.customer.id))
         return redirect(url_for("console.home"), 303)
     last = count_administrators(database.session(), console.customer.id) <= 1
     return render_template("console/step_down.html", console=console, form=form, last=last,
@@ -80,21 +141,21 @@ def step_down():
 
 @blueprint.post("/hand-over")
 def hand_over():
-    console = _administrator()
+    console = administrator()
     form = MemberForm()
     member_id = _member_id(form) if form.validate_on_submit() else None
     if member_id is None:
-        flash("This page was open too long. Nothing was changed; please try again.", "refused")
+        flash(TOO_OLD, "refused")
         return redirect(url_for("console.members"), 303)
     result = administration.hand_over(current_app, console.person.id, console.customer.id,
                                       member_id)
-    _report(result)
+    report(result)
     return redirect(url_for("console.home" if result else "console.members"), 303)
 
 
 @blueprint.get("/audit")
 def audit():
-    console = _administrator()
+    console = administrator()
     db = database.session()
     directory = Directory(db)
     events = list(reversed(directory.audit_trail(console.customer)))

@@ -4,6 +4,10 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from idp.account.links import MAX_SECRET
+from idp.directory.contacts import EMAIL_MAX, NAME_MAX
+from idp.infrastructure.passwords import MAX_LENGTH
+
 
 class BecomeAdministratorForm(FlaskForm):
     # Room for spaces, dots and dashes; longer input is refused without work.
@@ -18,3 +22,30 @@ class ButtonForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     membership = HiddenField(validators=[DataRequired(), Length(max=12)])
+
+
+class InvitationIdForm(FlaskForm):
+    invitation = HiddenField(validators=[DataRequired(), Length(max=12)])
+
+
+class InviteForm(FlaskForm):
+    email = StringField("E-mail address", validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    # Room for spaces, dots, dashes and parentheses around the 15 digits of E.164.
+    mobile = StringField("Own mobile (optional)", validators=[Length(max=32)])
+
+
+class InvitationForm(FlaskForm):
+    """Accepting an invitation: the link's secret travels in the form's body."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=MAX_SECRET)])
+
+
+class NewMemberForm(InvitationForm):
+    """Accepting an invitation without a login yet: a name and a password."""
+
+    name = StringField("Your name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    # No maximum below the policy's: a long passphrase must not be cut.
+    password = PasswordField("Choose a password",
+                             validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    again = PasswordField("The password again",
+                          validators=[DataRequired(), Length(max=MAX_LENGTH)])

@@ -110,12 +110,14 @@ def become_administrator(app: Flask, person_id: str, typed: str, *, address: str
         member = locks.membership(db, person.id, customer.id) if customer else None
         if member is None:
             return wrong(WRONG_NUMBER)
-        decision = may_promote(person, member, customer, channel)
+        administrators = [m.person.name for m in locks.administrators(db, customer.id)
+                          if m.id != member.id]
+        decision = may_promote(person, member, customer, channel, administrators)
         if decision:
             try:
                 return promote(db, member, customer, actor, how="self-promotion")
             except OneAdministratorOnly:
-                decision = residential_taken(customer)
+                decision = residential_taken(customer, administrators)
         directory.record(AuditAction.PROMOTION_REFUSED, actor, customer=customer,
                          person=person, refusal=decision.code.value)
         return decision

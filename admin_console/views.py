@@ -1,24 +1,51 @@
-"""The console's pages for everyone: my role, the customer switcher, and
-"Become administrator" with its re-authentication. Administrators' pages are
-in :mod:`admin_console.administrators_views`. Views only translate HTTP: the
-rules live in :mod:`admin_console.promotion` and :mod:`admin_console.administration`."""
+"""The console's pages for everyone: my role, the customer switcher,
+"Become administrator" with its re-authentication, the advice that says why
+not before anything is typed (:func:`admin_console.eligibility.advise`), and
+"Send the link again" when promotion waits for a confirmed address.
+Administrators' pages are in :mod:`admin_console.administrators_views`,
+invitations in :mod:`admin_console.invitation_views`. Views only translate
+HTTP: the rules live in :mod:`admin_console.promotion` and
+:mod:`admin_console.administration`."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from admin_console import context
 from admin_console.blueprint import blueprint
+from admin_console.eligibility import Refusal, advise
 from admin_console.forms import BecomeAdministratorForm, ButtonForm
 from admin_console.intent_notice import announce_intent, last_notice
 from admin_console.promotion import become_administrator
-from idp.infrastructure import database
+from idp.account.verification import send_verification
+from idp.directory import locks
+from idp.directory.models import Person
+from idp.directory.services import person_actor
+from idp.infrastructure import database, failure_counters
 from idp.infrastructure.client_ip import client_ip
+from idp.infrastructure.failure_counters import Limit
 from idp.infrastructure.passwords import PASSWORDS
 from idp.login import login_limits, sessions
 from idp.outbox import mail
 
 REAUTHENTICATE_AFTER = 600  # seconds since the last password ("Fresh login to promote")
+# "Send the link again": counted per person on the same key as the account
+# page's button, so the two together send at most this many an hour.
+RESEND_LIMIT = 5
+RESEND_WINDOW = timedelta(hours=1)
+
+
+def _advice(console):
+    """Why this member cannot become administrator now, if he cannot (the
+    rules read without the lock; the promotion checks them again under it),
+    and the customer's administrators."""
+    if console.membership is None or console.is_administrator:
+        return None, []
+    administrators = locks.administrators(database.session(), console.customer.id)
+    decision = advise(console.person, console.membership, console.sso.channel, administrators)
+    return (None if decision else decision), administrators
 
 
 @blueprint.get("")
@@ -32,8 +59,10 @@ def home():
     notice = (last_notice(database.session(), current_app, console.person.id,
                           console.customer.id)
               if console.customer is not None and not console.is_administrator else None)
+    advice, administrators = _advice(console)
     return render_template("console/home.html", console=console, form=ButtonForm(),
-                           notice=notice, when=mail.when)
+                           notice=notice, when=mail.when, advice=advice,
+                           administrators=administrators, unverified=Refusal.UNVERIFIED)
 
 
 def _needs_password(console) -> bool:
@@ -63,9 +92,12 @@ def become():
     form = BecomeAdministratorForm()
     needs_password = _needs_password(console)
 
-    def page(message=None, status=200):
+    def page(message=None, status=200, code=None):
         return render_template("console/become_administrator.html", console=console, form=form,
-                               needs_password=needs_password, message=message), status
+                               needs_password=needs_password, message=message,
+                               send_link=code is Refusal.UNVERIFIED
+                               or not console.person.email_verified,
+                               button=ButtonForm()), status
 
     if console.is_administrator:
         flash("You are already an administrator of this customer number.", "done")
@@ -87,7 +119,7 @@ def become():
         channel=console.sso.channel,
         context_customer_id=console.customer.id if console.customer else None)
     if not result:
-        return page(result.message, 400 if result.code != "throttled" else 429)
+        return page(result.message, 400 if result.code != "throttled" else 429, result.code)
     # A new session id: the old cookie, wherever it went, does not carry the new role.
     db = database.session()
     database.restart_as_writer(db)
@@ -118,4 +150,31 @@ def tell_administrators():
     else:
         flash("This customer number has no administrator to tell. You can become "
               "administrator yourself.", "done")
+    return redirect(url_for("console.home"), 303)
+
+
+@blueprint.post("/verification-link")
+def send_verification_link():
+    """"Send the link again": a new e-mail verification link, when promotion
+    waits for a verified address."""
+    console = context.load()
+    if not ButtonForm().validate_on_submit():
+        flash("This page was open too long. Nothing was sent; please try again.", "refused")
+        return redirect(url_for("console.home"), 303)
+    with database.write_session(current_app) as db:
+        person = db.get(Person, console.person.id)
+        limits = [Limit(f"verify:person:{person.id}", RESEND_LIMIT, RESEND_WINDOW)]
+        blocked = failure_counters.check(db, limits)
+        if person.email_verified:
+            message, category = "Your e-mail address is confirmed already.", "done"
+        elif blocked is not None:
+            message, category = ("We sent several links already. Please wait "
+                                 f"{blocked.wait_words()} before asking for another one.",
+                                 "refused")
+        else:
+            failure_counters.record_failure(db, limits)
+            send_verification(db, person, person_actor(person))
+            message, category = (f"We sent a new link to {person.email}. Follow it to confirm "
+                                 "your address; the earlier links no longer work.", "done")
+    flash(message, category)
     return redirect(url_for("console.home"), 303)

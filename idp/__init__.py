@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from idp import security_events
+from idp import account, security_events
 from idp.clients import registry
 from idp.clients.cli import client_group
 from idp.directory import cli as directory_cli
@@ -69,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry.init_app(app)
     validation.init_app(app)
     security_events.init_app(app)
+    account.init_app(app)
     claims_release.load_plugins(app)
     server.create_server(app)
     discovery.init_app(app)

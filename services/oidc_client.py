@@ -9,25 +9,53 @@
   and secret form-encoded before Basic encoding).
 - The ID token is verified by ``claims.TokenVerifier`` (signature against the
   provider's JWKS, ``iss``, ``aud``, ``azp``, ``exp``, ``iat``, ``nonce``).
+- A refresh (RFC 6749 §6; the session's claims changed at the provider)
+  gets a new ID token, verified the same way and then held to the sign-in's
+  (OIDC Core §12.2): the same ``iss``, ``sub``, ``aud``, ``azp``, ``sid``
+  and ``auth_time``, and no ``nonce`` but the sign-in's. A refresh token
+  the provider no longer accepts is :class:`SignInFailed`.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from claims import Identity, TokenVerifier
-from claims.errors import ProviderUnavailable
+from claims.errors import InvalidToken, ProviderUnavailable, WrongNonce
 from claims.provider_metadata import DEFAULT_TIMEOUT, endpoint, provider_metadata, request_json
 from claims.vocabulary import CUSTOMER_NUMBER_PARAMETER
 
 ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
              "end_session_endpoint")
+# OIDC Core §12.2: what an ID token from a refresh keeps of the sign-in's.
+# ``iss``, ``sub`` and ``aud`` must be there and the same; ``azp`` and ``sid``
+# the same when the sign-in's had them; ``auth_time`` the same when both have it.
+SAME_AS_SIGN_IN = ("iss", "sub", "aud")
+SAME_IF_SIGN_IN_HAD = ("azp", "sid")
+NONCE = "nonce"
+
+
+def sign_in_facts(identity: Identity, nonce: str) -> dict[str, Any]:
+    """What a later refresh's ID token is held to: the sign-in's ID token
+    claims of §12.2 and the nonce of its authentication request."""
+    facts = {name: _claim(identity, name) for name in
+             (*SAME_AS_SIGN_IN, *SAME_IF_SIGN_IN_HAD, "auth_time")}
+    facts[NONCE] = nonce
+    return facts
+
+
+def _claim(identity: Identity, name: str) -> Any:
+    """A claim, comparable across tokens: ``aud`` as a tuple (one string or an array)."""
+    return identity.audience if name == "aud" else identity.claims.get(name)
 
 
 class SignInFailed(Exception):
@@ -114,6 +142,55 @@ class ProviderClient:
         one for us, from this sign-in)."""
         return self.verifier.verify_id_token(id_token, client_id=self.client_id, nonce=nonce)
 
+    def refresh(self, refresh_token: str) -> dict:
+        """The token response to a refresh (RFC 6749 §6), with an ID token.
+        SignInFailed when the provider refuses the refresh token (revoked, the
+        membership removed: HTTP 400); ProviderUnavailable when it cannot be
+        asked or refuses this service itself (401, 429...)."""
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise SignInFailed("There is no refresh token to renew the sign-in with.")
+        status, body = request_json(
+            self.http, "POST", self.endpoint("token_endpoint"), what="provider's token endpoint",
+            timeout=self.timeout, auth=self._auth,
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+        error = body.get("error") if isinstance(body, dict) else None
+        if status == 400:
+            raise SignInFailed("The provider did not renew the sign-in"
+                               + (f" ({error})." if isinstance(error, str) else "."))
+        if status != 200 or not isinstance(body, dict):
+            raise ProviderUnavailable(f"The provider's token endpoint refused the refresh "
+                                      f"(HTTP {status}).")
+        if not isinstance(body.get("id_token"), str):
+            raise SignInFailed("The provider's answer to the refresh has no ID token.")
+        return body
+
+    def verify_refreshed_id_token(self, id_token: str, sign_in: Mapping[str, Any]) -> Identity:
+        """The person an ID token from a refresh speaks for: verified as any ID
+        token (signature, ``iss``, ``aud``, ``azp``, ``exp``, ``iat``), then
+        held to the sign-in's ``sign_in`` (:func:`sign_in_facts`) as OIDC Core
+        §12.2 asks. claims.InvalidToken otherwise."""
+        identity = self.verifier.verify_id_token(id_token, client_id=self.client_id)
+        claims = identity.claims
+        for name in SAME_AS_SIGN_IN:
+            if sign_in.get(name) is None or _claim(identity, name) != sign_in[name]:
+                raise InvalidToken(f"The renewed ID token is not for the same sign-in "
+                                   f"(its '{name}' differs).")
+        for name in SAME_IF_SIGN_IN_HAD:
+            if sign_in.get(name) is not None and _claim(identity, name) != sign_in[name]:
+                raise InvalidToken(f"The renewed ID token is not for the same sign-in "
+                                   f"(its '{name}' differs).")
+        if sign_in.get("auth_time") is not None and claims.get("auth_time") is not None \
+                and claims["auth_time"] != sign_in["auth_time"]:
+            raise InvalidToken("The renewed ID token does not keep the time of the sign-in.")
+        presented = claims.get(NONCE)  # §12.2: none, or the sign-in's
+        if presented is not None:
+            expected = sign_in.get(NONCE)
+            if not isinstance(presented, str) or not isinstance(expected, str) \
+                    or not hmac.compare_digest(presented.encode("utf-8", "surrogatepass"),
+                                               expected.encode("utf-8", "surrogatepass")):
+                raise WrongNonce()
+        return identity
+
     def end_session_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str:
         """Where to send the browser to sign out at the provider too
         (RP-Initiated Logout 1.0 §2)."""
@@ -124,4 +201,4 @@ class ProviderClient:
         return f"{self.endpoint('end_session_endpoint')}?{urlencode(params)}"
 
 
-__all__ = ["AuthorizationRequest", "ProviderClient", "SignInFailed"]
+__all__ = ["AuthorizationRequest", "ProviderClient", "SignInFailed", "sign_in_facts"]

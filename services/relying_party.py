@@ -21,6 +21,10 @@ provider's database. This module builds the Flask app every service shares:
   whose token lacks it gets a 403 page saying why, in the policy's words.
 - Server-side sessions (:mod:`services.rp_session`), CSRF tokens on every
   form (Flask-WTF), and the provider's security headers.
+- With ``security_events_authorization`` (the ``authorization_header`` of
+  the service's stream at the provider), ``POST /security-events`` takes the
+  provider's security events: a role change refreshes the person's sessions
+  at their next request, a revoked session ends (:mod:`services.security_events`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from flask import current_app, session
@@ -43,7 +47,9 @@ from services.rp_session import SessionStore
 
 EXTENSION = "services.rp"
 IDENTITY = "identity"  # the session key of the signed-in person's Identity
-ID_TOKEN = "id_token"
+ID_TOKEN = "id_token"  # the latest ID token (the sign-in's, or a refresh's)
+REFRESH_TOKEN = "refresh_token"  # kept to refresh the session when its claims change
+SIGN_IN = "sign_in"  # what a refreshed ID token is held to (oidc_client.sign_in_facts)
 DEFAULT_SCOPE = "openid profile customer phone"
 MIN_SECRET_KEY = 32
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -67,17 +73,20 @@ class WebServiceConfig:
     title: str  # for people: "The Cloud"
     issuer: str  # the provider's issuer URL, exactly as in its tokens
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     base_url: str  # the service's own origin
     cookie_name: str  # distinct per service: cookies do not tell ports apart
-    secret_key: str  # signs the CSRF tokens
+    secret_key: str = field(repr=False)  # signs the CSRF tokens
     scope: str = DEFAULT_SCOPE
     required_entitlement: str | None = None
+    # The Authorization header the provider pushes security events with (the
+    # stream's authorization_header); None: this service receives none.
+    security_events_authorization: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for field in ("name", "title", "issuer", "client_id", "client_secret"):
-            if not isinstance(getattr(self, field), str) or not getattr(self, field):
-                raise ValueError(f"{field} is required")
+        for name in ("name", "title", "issuer", "client_id", "client_secret"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} is required")
         _check_url(self.issuer, "issuer")
         object.__setattr__(self, "base_url", _check_url(self.base_url, "base_url"))
         if not _COOKIE_NAME.fullmatch(self.cookie_name) or \
@@ -92,6 +101,11 @@ class WebServiceConfig:
             raise ValueError("scope must include openid")
         if self.required_entitlement is not None:
             Entitlement(self.required_entitlement)  # ValueError for one the policy lacks
+        events = self.security_events_authorization
+        if events is not None and (not isinstance(events, str) or len(events.strip()) < 16
+                                   or not events.isascii() or not events.isprintable()):
+            raise ValueError("security_events_authorization is a header value (printable "
+                             "ASCII) of at least 16 characters")
 
     @property
     def redirect_uri(self) -> str:
@@ -109,9 +123,16 @@ class WebServiceConfig:
     def console_url(self) -> str:
         return f"{self.issuer}/console/become-administrator"
 
+    @property
+    def security_events_uri(self) -> str:
+        """Where the provider pushes this service's security events (its stream's endpoint_url)."""
+        return f"{self.base_url}/security-events"
+
 
 class WebRelyingParty:
-    """The per-app state: the provider client, the sessions, the logout receiver."""
+    """The per-app state: the provider client, the sessions, the logout
+    receiver; with security events, their receiver and the session refresher
+    (set by :func:`services.web_rp.create_service_app`)."""
 
     def __init__(self, config: WebServiceConfig) -> None:
         self.config = config
@@ -121,6 +142,8 @@ class WebRelyingParty:
                                             http=self.provider.http,
                                             timeout=self.provider.timeout)
         self.logout_receiver = LogoutReceiver(logout_tokens, self.sessions)
+        self.security_events = None  # a claims.Receiver
+        self.refresher = None  # a services.security_events.SessionRefresher
 
 
 def current_rp() -> WebRelyingParty:
@@ -166,5 +189,6 @@ def for_entitlement(config: WebServiceConfig, entitlement: Entitlement) -> WebSe
                      f"{config.required_entitlement!r}")
 
 
-__all__ = ["IDENTITY", "ID_TOKEN", "WebRelyingParty", "WebServiceConfig", "current_identity",
-           "current_rp", "for_entitlement", "identity_required", "requires"]
+__all__ = ["IDENTITY", "ID_TOKEN", "REFRESH_TOKEN", "SIGN_IN", "WebRelyingParty",
+           "WebServiceConfig", "current_identity", "current_rp", "for_entitlement",
+           "identity_required", "requires"]

@@ -12,10 +12,10 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from claims import InvalidCustomerNumber, normalise_customer_number
 from claims.errors import InvalidToken, ProviderUnavailable
-from services.oidc_client import SignInFailed
+from services.oidc_client import SignInFailed, sign_in_facts
 from services.refusals import message_page
-from services.relying_party import ID_TOKEN, IDENTITY, current_rp
-from services.rp_session import PROVIDER_SID, SUBJECT
+from services.relying_party import ID_TOKEN, IDENTITY, REFRESH_TOKEN, SIGN_IN, current_rp
+from services.rp_session import CLAIMS_AS_OF, CUSTOMER_NUMBER, PROVIDER_SID, SIGNED_IN_AT, SUBJECT
 
 blueprint = Blueprint("rp", __name__)
 log = logging.getLogger("services.rp")
@@ -107,10 +107,18 @@ def callback():
                             link="/login", link_label="Try again")
     # A new session (a new cookie value) for the signed-in person: nothing of
     # the anonymous one, whose value may have been planted, carries over.
+    # The refresh token and the sign-in's facts are kept to refresh the
+    # session when the provider says its claims changed (services.security_events).
     session.clear()
     session.regenerate()
+    issued_at = identity.claims.get("iat")
+    refresh_token = tokens.get("refresh_token")
     session.update({IDENTITY: identity, ID_TOKEN: tokens["id_token"],
-                    SUBJECT: identity.subject, PROVIDER_SID: identity.claims.get("sid")})
+                    REFRESH_TOKEN: refresh_token if isinstance(refresh_token, str) else None,
+                    SIGN_IN: sign_in_facts(identity, started["nonce"]),
+                    SUBJECT: identity.subject, PROVIDER_SID: identity.claims.get("sid"),
+                    CUSTOMER_NUMBER: identity.customer_number, SIGNED_IN_AT: issued_at,
+                    CLAIMS_AS_OF: issued_at})
     return redirect(started["next"], 303)
 
 

@@ -27,6 +27,12 @@ what the app asks for with ``resource=`` and calls.
 The API never reads the provider's database: what it knows of the person is
 what introspection says; the usage itself comes from the operator's data
 store (:mod:`services.operator_data`).
+
+Introspection answers are cached for a few seconds (claims.Introspector).
+With ``security_events_authorization`` (its stream's ``authorization_header``),
+``POST /security-events`` takes the provider's security events: a role
+change or a revoked session makes the API forget what it cached about the
+person, so their next request is answered as the provider sees it now.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from sqlalchemy.orm import sessionmaker
 from claims import Identity, Introspector, MissingEntitlement, WrongAudience
 from claims.guards import Guard, current_guard
 from claims.vocabulary import PHONE_SCOPE, Entitlement
-from services import operator_data
+from services import operator_data, security_events
 
 SESSIONS = "usage_api.sessions"
 ALL, OWN_MOBILE = "all", "own_mobile"
@@ -53,6 +59,9 @@ class UsageApiConfig:
     client_secret: str
     resource_uri: str  # its RFC 8707 resource URI: the audience of tokens for it
     data_url: str  # the operator's data store (SQLAlchemy URL)
+    # The Authorization header the provider pushes security events with (the
+    # stream's authorization_header); None: no security events.
+    security_events_authorization: str | None = None
 
     def __repr__(self) -> str:  # never the secret
         return (f"UsageApiConfig(issuer={self.issuer!r}, client_id={self.client_id!r}, "
@@ -120,13 +129,22 @@ def _engine(data_url: str) -> Engine:
     return create_engine(url)
 
 
+INTROSPECTOR = "usage_api.introspector"
+
+
 def create_app(config: UsageApiConfig) -> Flask:
     app = Flask(__name__)
     introspector = Introspector(config.issuer, config.client_id, config.client_secret)
+    app.extensions[INTROSPECTOR] = introspector
     Guard(AudienceCheck(introspector, config.resource_uri), realm="usage-api").init_app(app)
+    if config.security_events_authorization is not None:
+        receiver = security_events.forgetting_receiver(config.issuer, config.client_id,
+                                                       introspector)
+        security_events.install(app, receiver, config.security_events_authorization)
     app.extensions[SESSIONS] = sessionmaker(_engine(config.data_url))
     app.register_blueprint(blueprint)
     return app
 
 
-__all__ = ["ALL", "OWN_MOBILE", "AudienceCheck", "UsageApiConfig", "create_app", "visibility"]
+__all__ = ["ALL", "INTROSPECTOR", "OWN_MOBILE", "AudienceCheck", "UsageApiConfig", "create_app",
+           "visibility"]

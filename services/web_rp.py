@@ -1,7 +1,9 @@
 """The Flask app every web service shares (:func:`create_service_app`): the
 relying party of :mod:`services.relying_party`, its views
 (:mod:`services.rp_views`), server-side sessions, CSRF, the security headers,
-and the guard that sends a person without a session to sign in."""
+the provider's security events (:mod:`services.security_events`), and the
+guard that sends a person without a session to sign in and refreshes a
+session whose claims changed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from claims.errors import MissingEntitlement
-from services import refusals, rp_views, security
+from services import refusals, rp_views, security, security_events
 from services.relying_party import (
     EXTENSION,
     IDENTITY,
@@ -36,7 +38,14 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
     app.session_interface = ServerSessionInterface(rp.sessions)
     csrf = CSRFProtect(app)
     csrf.exempt(rp_views.backchannel_logout)  # the provider's server calls it, not a browser
-    security.init_app(app, exempt={"rp.backchannel_logout"})
+    if config.security_events_authorization is not None:
+        rp.security_events = security_events.web_receiver(
+            config.issuer, config.client_id, rp.sessions, http=rp.provider.http,
+            timeout=rp.provider.timeout)
+        rp.refresher = security_events.SessionRefresher(rp)
+        csrf.exempt(security_events.install(app, rp.security_events,
+                                            config.security_events_authorization))
+    security.init_app(app, exempt={"rp.backchannel_logout", security_events.ENDPOINT})
     app.register_blueprint(rp_views.blueprint)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
@@ -52,9 +61,16 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
 
 def _guard():
     """Every page but the relying party's own needs a signed-in person, and
-    the service's entitlement when it has one."""
-    if request.endpoint in (None, "static", "keyholder_css") or request.blueprint == "rp":
+    the service's entitlement when it has one. A session whose claims changed
+    at the provider (a security event) is refreshed first."""
+    if request.endpoint in (None, "static", "keyholder_css", security_events.ENDPOINT) \
+            or request.blueprint == "rp":
         return None
+    rp = current_rp()
+    if rp.refresher is not None:
+        answer = rp.refresher.refresh_if_stale()
+        if answer is not None:
+            return answer
     identity = current_identity()
     if identity is None:
         if request.method != "GET":
@@ -63,15 +79,18 @@ def _guard():
                 status=401, link=url_for("rp.login"), link_label="Sign in")
         query = request.query_string.decode("ascii", "replace")
         return redirect(url_for("rp.login", next=request.path + (f"?{query}" if query else "")))
-    wanted = current_rp().config.required_entitlement
+    wanted = rp.config.required_entitlement
     if wanted is not None:
         try:
             identity.require(wanted)
         except MissingEntitlement as refusal:
-            # The identity is a snapshot of the ID token. Forget it (the ID token,
-            # sid and sub stay, for signing out): the next visit asks the provider
-            # again, so a promotion in the console shows at once.
-            session.pop(IDENTITY, None)
+            if rp.security_events is None:
+                # The identity is a snapshot of the ID token, and no event will say
+                # it changed. Forget it (the ID token, sid and sub stay, for signing
+                # out): the next visit asks the provider again, so a promotion in
+                # the console shows then. With security events the session stays:
+                # a promotion refreshes it at its next request.
+                session.pop(IDENTITY, None)
             return refusals.refused(identity, wanted, refusal.reason)
     return None
 

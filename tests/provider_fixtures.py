@@ -55,13 +55,12 @@ class Provider:
         if redirect_uris is None:
             redirect_uris = [] if client_type == "service" else [
                 f"http://127.0.0.1:9/{name.lower().replace(' ', '-')}/callback"]
-        with self.app.app_context():
-            session = database.session()
+        # A writer from the start: the background pusher writes too (SQLite's lock).
+        with self.app.app_context(), database.write_session(self.app) as session:
             registration = register_client(
                 session, self.app, name, client_type, redirect_uris=list(redirect_uris),
                 post_logout_redirect_uris=list(post_logout_redirect_uris),
                 first_party=first_party, id_token_alg=id_token_alg, **extra)
-            session.commit()
         rp = RelyingParty(self.url, registration.client.id, registration.client_secret,
                           list(redirect_uris))
         self.clients[name] = rp

@@ -1,6 +1,7 @@
 """``keyholder demo`` as a newcomer runs it: the installed command, a real
 server on loopback, the help page's example company."""
 
+import json
 import os
 import re
 import signal
@@ -44,11 +45,11 @@ BANNER_ANSWERS = {
 }
 
 
-def run_demo(cwd: Path, port: int) -> tuple[str, str]:
+def run_demo(cwd: Path, port: int, env: dict[str, str] | None = None) -> tuple[str, str]:
     """Start the demo, wait for its banner, check it serves, stop it with Ctrl-C."""
     process = subprocess.Popen([str(KEYHOLDER), "demo", "--port", str(port)], cwd=cwd,
-                               env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               env=env or clean_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
         banner = []
         for line in process.stdout:
@@ -66,6 +67,7 @@ def run_demo(cwd: Path, port: int) -> tuple[str, str]:
             answer = requests.get(url, timeout=10, allow_redirects=False)
             answers[title] = answer.status_code, answer.headers.get("Location")
         assert answers == BANNER_ANSWERS
+        check_security_event_endpoints(cwd, urls)
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
@@ -73,9 +75,38 @@ def run_demo(cwd: Path, port: int) -> tuple[str, str]:
     return "".join(banner) + out, err
 
 
+# The services with a stream (security events), by the name the demo remembers them by.
+STREAMED = {"portal": "MyProximus self-care", "cloud": "The Cloud", "foot11": "Foot 11",
+            "onedrive": "OneDrive for Business", "tv": "TV (set-top box)",
+            "usage_api": "Usage API (JSON)"}
+
+
+def check_security_event_endpoints(cwd: Path, urls: dict[str, str]) -> None:
+    """Each service takes pushes at /security-events with the header its
+    stream was created with (remembered in demo-clients.json), and only then:
+    a body that is no SET is refused by the receiver (400), not the caller (401)."""
+    clients = json.loads((cwd / "instance" / "demo-clients.json").read_text())
+    for name, title in STREAMED.items():
+        endpoint = re.sub(r"^(http://[^/]+)/.*$", r"\1", urls[title]) + "/security-events"
+        headers = {"Content-Type": "application/secevent+jwt"}
+        wrong = requests.post(endpoint, data=b"x", timeout=10,
+                              headers={**headers, "Authorization": "Bearer wrong"})
+        assert wrong.status_code == 401, (name, wrong.status_code)
+        right = requests.post(endpoint, data=b"x", timeout=10, headers={
+            **headers, "Authorization": clients[name]["stream"]["authorization"]})
+        assert right.status_code == 400 and right.json()["err"] == "invalid_request", name
+
+
+def streams_listed(cwd: Path) -> list[str]:
+    """``keyholder ssf list``: one line per stream, by client name and push URL."""
+    listed = keyholder("ssf", "list", cwd=cwd)
+    assert listed.returncode == 0, listed.stderr
+    return sorted(listed.stdout.splitlines())
+
+
 def test_demo_serves_health_and_prints_url_and_logins(tmp_path):
-    port = free_port()
-    output, errors = run_demo(tmp_path, port)
+    port, env = free_port(), clean_env()
+    output, errors = run_demo(tmp_path, port, env)
     assert f"http://127.0.0.1:{port}/health" in output
     for person in PEOPLE:
         assert person.email in output and person.password in output
@@ -92,9 +123,30 @@ def test_demo_serves_health_and_prints_url_and_logins(tmp_path):
     assert "administrator  Thomas Taylor" in home
     assert "user           Emma Taylor" in home
 
-    # A second start keeps the instance and adds nothing twice.
-    run_demo(tmp_path, port)
+    # Each service but the app has a stream pushing to its /security-events.
+    streams = streams_listed(tmp_path)
+    assert len(streams) == 6
+    for name in ("MyProximus self-care", "The Cloud", "Foot 11", "OneDrive for Business",
+                 "TV", "Usage API"):
+        assert sum(f"  {name} [" in line for line in streams) == 1, name
+    assert all(re.search(r"  http://127\.0\.0\.1:\d+/security-events  enabled  waiting=0$",
+                         line) for line in streams), streams
+
+    # A second start keeps the instance and adds nothing twice: the same
+    # clients and streams (and the services still have their streams' secret).
+    run_demo(tmp_path, port, env)
     assert keyholder("customer", "show", "123456789", cwd=tmp_path).stdout == smith
+    assert streams_listed(tmp_path) == streams
+
+    # On other ports the web services and the API are registered again, each
+    # with a new stream (the old clients' streams are deleted); the TV keeps
+    # its client, its stream now pushing to the new address.
+    run_demo(tmp_path, port)
+    moved = streams_listed(tmp_path)
+    assert len(moved) == 6 and not set(moved) & set(streams)
+    ids = {line.split()[0] for line in streams}
+    assert [line for line in moved if line.split()[0] in ids] == \
+        [line for line in moved if "  TV [" in line]
 
 
 def test_demo_reports_a_busy_port_in_one_line(tmp_path):

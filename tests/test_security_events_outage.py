@@ -126,11 +126,12 @@ def test_a_receiver_down_for_30_seconds_gets_every_event_once(tmp_path, keys_tem
                 stream = streams.create(db, cloud.client, {"delivery": {
                     "method": PUSH, "endpoint_url": service.url,
                     "authorization_header": AUTHORIZATION}})
-                mary = Directory(db).person(MARY.email)
-                db.add(minting.new_family(  # Mary has signed in to Cloud
-                    app, client=cloud.client, person=mary, scope="openid customer",
-                    session_id=None, code_id=None, auth_time=None, amr=["pwd"], sid=None,
-                    customer_id=None))
+                directory = Directory(db)
+                db.add(minting.new_family(  # Mary has signed in to Cloud, for Smith ltd
+                    app, client=cloud.client, person=directory.person(MARY.email),
+                    scope="openid customer", session_id=None, code_id=None, auth_time=None,
+                    amr=["pwd"], sid=None,
+                    customer_id=directory.customer(MARY.memberships[0][0]).id))
             customer = MARY.memberships[0][0]
             roles = [Role.ADMINISTRATOR, Role.USER]
 

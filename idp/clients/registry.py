@@ -2,9 +2,10 @@
 
 Lookups are cached per process for at most ``CACHE_SECONDS`` (30 s): the
 token and introspection endpoints authenticate a client on every request,
-and clients change only through ``keyholder client add``. That is the bound:
-a client changed in the database is seen by every process within 30 s (at
-once by the process that registered it). The cache holds detached copies,
+and clients change only through ``keyholder client add`` and ``client
+remove``. That is the bound: a client changed or removed in the database is
+seen so by every process within 30 s (at once by the process that made the
+change). The cache holds detached copies,
 never a live session object, and at most ``MAX_ENTRIES`` of them."""
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.clients.models import ID_TOKEN_ALGORITHMS, Client, ClientType, hash_client_secret
 from idp.directory.contacts import normalise_name
 from idp.directory.errors import InvalidInput
+from idp.directory.models import utcnow
 from idp.infrastructure import database
+from idp.protocol.tokens.models import TokenGrant
 from idp.settings import is_loopback_host
 
 EXTENSION = "keyholder.clients"
@@ -120,6 +123,29 @@ def register_client(session: Session, app: Flask, name: str, client_type: Client
     session.add(client)
     session.flush()
     return Registration(client, secret)
+
+
+@dataclass(frozen=True)
+class Removal:
+    client: Client  # deleted: read its attributes, never write them
+    families_revoked: int
+
+
+def remove_client(session: Session, app: Flask, client: Client) -> Removal:
+    """Remove ``client``, in the caller's transaction: its live token families
+    are revoked (their refresh tokens and the access tokens they issued are
+    refused from the commit on), then the client is deleted, and with it (by
+    the database's cascades) its families, codes, consents, device requests,
+    Shared Signals streams and undelivered pushes. This process forgets it
+    at once; the others within ``CACHE_SECONDS``."""
+    revoked = session.execute(
+        update(TokenGrant).where(TokenGrant.client_id == client.id,
+                                 TokenGrant.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason="client_removed")).rowcount
+    session.delete(client)
+    session.flush()
+    cache(app).clear()
+    return Removal(client, revoked)
 
 
 def is_registered(session: Session, client_id: str) -> bool:

@@ -19,7 +19,8 @@ _MOBILE_SEPARATORS = re.compile(r"[ .\-()/]", re.ASCII)
 
 
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} for c in text)
+    # Cs: a lone surrogate (bytes that were not UTF-8) cannot be stored nor shown.
+    return any(unicodedata.category(c) in {"Cc", "Cf", "Cs", "Zl", "Zp"} for c in text)
 
 
 def normalise_email(text: str) -> str:

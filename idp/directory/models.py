@@ -62,6 +62,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[CustomerType] = mapped_column(_enum(CustomerType, "customer_type"))
     self_promotion_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by its administrators: each administrator signs in with a second factor.
+    second_factor_required: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                         server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -86,6 +89,11 @@ class Person(Base):
     status: Mapped[PersonStatus] = mapped_column(
         _enum(PersonStatus, "person_status"), default=PersonStatus.ACTIVE)
     locale: Mapped[str] = mapped_column(String(35), default="en")
+    # RFC 6238: the shared secret, encrypted at rest (idp.account.totp), and
+    # when it was enrolled; None: no second factor.
+    totp_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -153,7 +161,8 @@ class AuditEvent(Base):
     """Who did what to whom, under which customer, and how. Never holds secrets."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index(None, "customer_id", "id"),)
+    # A customer's trail (the console), a person's activity (the Security page).
+    __table_args__ = (Index(None, "customer_id", "id"), Index(None, "person_id", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -43,6 +43,7 @@ class AuditAction(StrEnum):
     MEMBERSHIP_REMOVED = "membership.removed"   # details: the role it had
     PERSON_SUSPENDED = "person.suspended"
     PERSON_UNSUSPENDED = "person.unsuspended"
+    PASSWORD_CHANGED = "person.password_changed"  # details: how (changed, reset, operator)
 
 
 # Called as listener(session, event) for every audit event recorded, in its

@@ -1,7 +1,9 @@
 """Password hashing with argon2id, and the password policy.
 
 Policy (NIST SP 800-63B §5.1.1.2, OWASP ASVS V2.1): at least 8 characters,
-up to 1,024 accepted, no composition rules, never truncated. Passwords are
+up to 1,024 accepted, no composition rules, never truncated, and not one of
+the 30,000 most common passwords (zxcvbn's list; NIST asks to check against
+"passwords obtained from previous breach corpuses"). Passwords are
 NFKC-normalised first, so the same password typed on two keyboards hashes
 alike.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -32,7 +35,17 @@ def check_policy(password: str) -> str:
         raise InvalidPassword(f"A password has at most {MAX_LENGTH} characters.")
     if "\x00" in normalised:
         raise InvalidPassword("A password cannot contain a NUL character.")
+    if normalised.casefold() in _common_passwords():
+        raise InvalidPassword("This password is one of the most common ones, which are tried "
+                              "first by anyone guessing. Please choose another.")
     return normalised
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # 30,000, most common first
+
+    return frozenset(p for p in FREQUENCY_LISTS["passwords"] if len(p) >= MIN_LENGTH)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Every table of the provider, imported in one place for Alembic and create_all."""
 
+from idp.account.models import AccountLink, RecoveryCode
 from idp.clients.models import Client
 from idp.directory.models import AuditEvent, Customer, Membership, Person
 from idp.login.models import SsoSession, ThrottleCounter
@@ -15,7 +16,8 @@ from idp.protocol.tokens.models import (
 from idp.security_events.models import EventStream, PushDelivery, StreamSubject
 
 __all__ = [
-    "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer", "DeviceAuthorization",
-    "EventStream", "Membership", "OutboxMessage", "Person", "PushDelivery", "RefreshToken",
-    "RevokedAccessToken", "SsoSession", "StreamSubject", "ThrottleCounter", "TokenGrant",
+    "AccountLink", "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer",
+    "DeviceAuthorization", "EventStream", "Membership", "OutboxMessage", "Person",
+    "PushDelivery", "RecoveryCode", "RefreshToken", "RevokedAccessToken", "SsoSession",
+    "StreamSubject", "ThrottleCounter", "TokenGrant",
 ]

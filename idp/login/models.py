@@ -29,6 +29,10 @@ class SsoSession(Base):
     # "web" or "app": the channel of the login that started the session (a
     # login for a native app's authorization request is the app's).
     channel: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
+    # What the person's Security page shows of it: the browser and the
+    # address it signed in from (the edge's client address).
+    user_agent: Mapped[str | None] = mapped_column(String(300), default=None)
+    ip_address: Mapped[str | None] = mapped_column(String(45), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column(default=None)

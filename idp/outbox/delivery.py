@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from idp.directory.models import utcnow
 from idp.infrastructure import database
 from idp.outbox.compose import Sender, compose
+from idp.outbox.mail import SECRET_LINK_KINDS
 from idp.outbox.models import OutboxMessage
 from idp.outbox.smtp import BrokenMessage, Courier, DeliveryFailure, SmtpEndpoint
 
@@ -177,6 +178,8 @@ def _deliver_next(session: Session, courier: Courier, sender: Sender,
         outcome = Outcome.SENT
     else:
         outcome = _record_failure(row, failure, now)
+    if outcome is not Outcome.FAILED and row.kind in SECRET_LINK_KINDS:
+        row.text_body = row.html_body = ""  # the link's secret leaves the database
         if outcome is Outcome.FAILED:
             log.warning("outbox message %s: attempt %s failed: %s",
                         row.id, row.attempts, failure.reason)

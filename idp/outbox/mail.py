@@ -14,6 +14,12 @@ from sqlalchemy.orm import Session
 from idp.directory.models import Customer, Person
 from idp.outbox.models import OutboxMessage
 
+# E-mails that carry a single-use link's secret (its hash alone is in
+# account_link): their bodies are emptied once sent or given up, so a copy of
+# the database opens no link ("Random secrets, stored hashed").
+SECRET_LINK_KINDS = frozenset({"password.reset", "email.verification",
+                               "membership.invitation"})
+
 
 def when(moment: datetime) -> str:
     """A date and time people read in an e-mail: 26 November 2026 at 07:10 UTC."""

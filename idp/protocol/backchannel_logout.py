@@ -23,20 +23,21 @@ from idp.security_events.queue import new_jti
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
-def clients_of(db: Session, sso: SsoSession) -> list[str]:
-    """The clients that received tokens in ``sso``."""
-    return list(db.scalars(select(TokenGrant.client_id).distinct()
-                           .where(TokenGrant.session_id == sso.id)))
-
-
 def schedule(db: Session, sso: SsoSession) -> None:
     """Queue a logout token for each client of ``sso`` that asked for one."""
     clients = db.scalars(select(Client).where(
         Client.backchannel_logout_uri.is_not(None),
         Client.id.in_(select(TokenGrant.client_id).where(TokenGrant.session_id == sso.id))))
     for client in clients:
-        db.add(PushDelivery(kind=DeliveryKind.LOGOUT.value, client_id=client.id,
-                            jti=new_jti(),
-                            claims={"aud": client.id, "sid": sso.sid, "sub": sso.person_id,
-                                    "events": {EVENT: {}}}))
-        wakeup.after_commit(db)
+        queue_logout_token(db, client, sso.sid, sso.person_id)
+
+
+def queue_logout_token(db: Session, client: Client, sid: str, subject: str) -> None:
+    """One logout token for ``client`` about the provider session ``sid``
+    (nothing when the client asked for none)."""
+    if client.backchannel_logout_uri is None:
+        return
+    db.add(PushDelivery(kind=DeliveryKind.LOGOUT.value, client_id=client.id, jti=new_jti(),
+                        claims={"aud": client.id, "sid": sid, "sub": subject,
+                                "events": {EVENT: {}}}))
+    wakeup.after_commit(db)

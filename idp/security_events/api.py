@@ -82,7 +82,10 @@ def _receiver(db) -> Client:
 def _json_body() -> Any:
     if request.mimetype != "application/json":
         raise streams.StreamError(400, "The request body must be JSON (application/json).")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes
+        body = None
     if body is None:
         raise streams.StreamError(400, "The request body is not valid JSON.")
     return body
@@ -158,7 +161,10 @@ def streams_endpoint(db, client: Client):
     if request.method == "POST":
         return _answer(_config(streams.create(db, client, body)), 201)
     issuer = current_app.config["KEYHOLDER"].ISSUER
-    stream = streams.update(db, client, body, issuer, replace=request.method == "PUT")
+    stream_id = body.get("stream_id") if isinstance(body, dict) else None
+    stream = streams.update(db, client, body, issuer, replace=request.method == "PUT",
+                            poll_url=_poll_url(stream_id) if isinstance(stream_id, str)
+                            and stream_id.isprintable() else None)
     return _answer(_config(stream))
 
 

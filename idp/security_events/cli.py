@@ -12,10 +12,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from claims.security_event_types import PUSH, SUBSCRIBABLE
+from claims.security_event_types import PUSH, STREAM_UPDATED, SUBSCRIBABLE
 from idp.clients.models import Client
 from idp.directory.cli import unit_of_work
-from idp.security_events import streams
+from idp.security_events import queue, streams
 from idp.security_events.models import EventStream, PushDelivery, StreamStatus
 
 ssf_group = AppGroup("ssf", help="Shared Signals streams (security events to the services).")
@@ -83,11 +83,20 @@ def ssf_list() -> None:
 
 
 def _set(stream_id: str, status: StreamStatus, reason: str | None) -> None:
+    """The transmitter (its operator) changes a stream's status: the receiver
+    is told by a stream-updated event (SSF §8.1.5), queued behind what the
+    stream holds. A disabled stream delivers nothing, that event included:
+    the receiver reads its status."""
     with unit_of_work() as directory:
         stream = directory.session.get(EventStream, stream_id)
         if stream is None:
             raise click.ClickException(f"There is no stream {stream_id}.")
+        before = stream.status
         streams.set_status(directory.session, stream, status.value, reason)
+        if before != status.value:
+            body = {"status": status.value, **({"reason": reason} if reason else {})}
+            queue.queue_event(directory.session, stream, STREAM_UPDATED, body,
+                              queue.stream_subject(stream), None)
     click.echo(f"Stream {stream_id} is {status.value}.")
 
 

@@ -37,8 +37,9 @@ class EventStream(Base):
     __tablename__ = "ssf_stream"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # One stream per receiver (SSF §8.1.1.1 allows a transmitter that rule).
     client_id: Mapped[str] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
-                                           index=True)
+                                           index=True, unique=True)
     method: Mapped[str] = mapped_column(String(40))  # urn:ietf:rfc:8935 or :8936
     endpoint_url: Mapped[str | None] = mapped_column(Text, default=None)  # push only
     # Sent as the Authorization header of every push (SSF §6.1.1); a credential

@@ -21,7 +21,7 @@ from idp.security_events.models import EventStream
 ROLE_CHANGES = {AuditAction.PROMOTED.value: Role.USER,        # the role it had before
                 AuditAction.DEMOTED.value: Role.ADMINISTRATOR}
 REPORTED = {*ROLE_CHANGES, AuditAction.MEMBERSHIP_REMOVED.value,
-            AuditAction.PERSON_SUSPENDED.value}
+            AuditAction.PERSON_SUSPENDED.value, AuditAction.PASSWORD_CHANGED.value}
 
 
 def on_audit(db: Session, event: AuditEvent) -> None:
@@ -32,6 +32,10 @@ def on_audit(db: Session, event: AuditEvent) -> None:
     db.flush()  # the audit event's id is the txn
     txn = str(event.id)
     person = db.get(Person, event.person_id)
+    if event.action == AuditAction.PASSWORD_CHANGED.value:
+        queue.credential_changed(db, person.id, txn=txn,
+                                 initiating=queue.initiating_entity(event.actor, person.id))
+        return
     if event.action == AuditAction.PERSON_SUSPENDED.value:
         queue.session_revoked(db, person.id, txn=txn, reason="The account was suspended.",
                               initiating=queue.initiating_entity(event.actor, person.id))

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from claims.security_event_types import POLL, PUSH, SUBSCRIBABLE, VERIFICATION
 from idp.clients.models import Client
 from idp.directory.models import Person, utcnow
-from idp.protocol.tokens.models import TokenGrant
 from idp.security_events import queue
 from idp.security_events.models import EventStream, PushDelivery, StreamStatus, StreamSubject
 from idp.settings import is_loopback_host
@@ -88,24 +87,36 @@ def events_requested(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def _delivery(value: Any) -> tuple[str, str | None, str | None]:
+def _delivery(value: Any, *, poll_url: str | None = None,
+              stored: EventStream | None = None) -> tuple[str, str | None, str | None]:
     """(method, endpoint_url, authorization_header) of a ``delivery`` object;
-    poll when absent (SSF §8.1.1.1)."""
+    poll when absent (SSF §8.1.1.1). A poll stream's endpoint_url is the
+    transmitter's: it may be sent back only as it was read (``poll_url``).
+    The authorization header is write-only (never read back): a push
+    delivery sent without it keeps the stored one for the same URL, and
+    ``null`` removes it."""
     if value is None:
         return POLL, None, None
     if not isinstance(value, dict):
         raise _bad("'delivery' must be an object.")
     method = value.get("method", POLL)
     if method == POLL:
-        if "endpoint_url" in value or "authorization_header" in value:
-            raise _bad("A poll stream's endpoint_url is the transmitter's; send none.")
+        if "authorization_header" in value or (
+                "endpoint_url" in value and (poll_url is None
+                                             or value["endpoint_url"] != poll_url)):
+            raise _bad("A poll stream's endpoint_url is the transmitter's; send none, or "
+                       "the one it gave.")
         return POLL, None, None
     if method != PUSH:
         raise _bad(f"Unsupported delivery method; supported: {PUSH}, {POLL}.")
-    authorization = value.get("authorization_header")
+    url = endpoint_url(value.get("endpoint_url"))
+    if "authorization_header" not in value:
+        kept = stored is not None and stored.method == PUSH and stored.endpoint_url == url
+        return PUSH, url, stored.authorization_header if kept else None
+    authorization = value["authorization_header"]
     if authorization is not None:
         authorization = _text(authorization, "authorization_header", MAX_AUTHORIZATION)
-    return PUSH, endpoint_url(value.get("endpoint_url")), authorization
+    return PUSH, url, authorization
 
 
 def _description(value: Any) -> str | None:
@@ -121,7 +132,8 @@ def _body(value: Any) -> dict[str, Any]:
 # -- the configuration (SSF §8.1.1) -------------------------------------------------------------
 
 def configuration(stream: EventStream, issuer: str, poll_url: str) -> dict[str, Any]:
-    """What a receiver reads of its stream; never its authorization header."""
+    """What a receiver reads of its stream; never its authorization header
+    (write-only: see :func:`_delivery`)."""
     delivery: dict[str, Any] = {"method": stream.method}
     delivery["endpoint_url"] = stream.endpoint_url if stream.method == PUSH else poll_url
     config = {"stream_id": stream.id, "iss": issuer, "aud": stream.client_id,
@@ -160,6 +172,9 @@ def create(db: Session, client: Client, body: Any) -> EventStream:
     _no_transmitter_values(body, allow_stream_id=False)
     if client.type.value not in {"web", "service", "device"}:
         raise StreamError(403, "This kind of client cannot receive security events.")
+    # Two creations at once: the client's row lock makes one wait for the
+    # other's commit (and a unique index on ssf_stream.client_id backs it).
+    db.execute(select(Client.id).where(Client.id == client.id).with_for_update())
     if of_client(db, client):
         raise StreamError(409, "This receiver has a stream already; read it, then update "
                           "or replace it.")
@@ -182,23 +197,33 @@ def _no_transmitter_values(body: dict, *, allow_stream_id: bool,
             continue
         if stream is None:
             raise _bad(f"'{name}' is the transmitter's to set.")
-        expected = {"iss": issuer, "aud": stream.client_id,
-                    "events_supported": list(SUBSCRIBABLE),
-                    "events_delivered": queue.events_delivered(stream),
-                    "min_verification_interval": MIN_VERIFICATION_INTERVAL}.get(name)
-        if body[name] != expected:
+        if not _matches(name, body[name], stream, issuer):
             raise _bad(f"'{name}' is the transmitter's and does not match.")
 
 
-def update(db: Session, client: Client, body: Any, issuer: str, *, replace: bool
-           ) -> EventStream:
+def _matches(name: str, sent: Any, stream: EventStream, issuer: str | None) -> bool:
+    """A transmitter-supplied member as the receiver sent it back: ``aud``
+    as a string or a one-string array, the event lists in any order."""
+    if name == "aud":
+        return sent == stream.client_id or sent == [stream.client_id]
+    if name in {"events_supported", "events_delivered"}:
+        expected = SUBSCRIBABLE if name == "events_supported" else queue.events_delivered(stream)
+        return isinstance(sent, list) and all(isinstance(e, str) for e in sent) \
+            and sorted(sent) == sorted(expected)
+    return sent == {"iss": issuer,
+                    "min_verification_interval": MIN_VERIFICATION_INTERVAL}.get(name)
+
+
+def update(db: Session, client: Client, body: Any, issuer: str, *, replace: bool,
+           poll_url: str | None = None) -> EventStream:
     """PATCH (only what is sent changes) or PUT (what is not sent is removed),
     SSF §8.1.1.3 and §8.1.1.4."""
     body = _body(body)
     stream = find(db, client, body.get("stream_id"), lock=True)
     _no_transmitter_values(body, allow_stream_id=True, stream=stream, issuer=issuer)
     if replace or "delivery" in body:
-        method, url, authorization = _delivery(body.get("delivery"))
+        method, url, authorization = _delivery(body.get("delivery"), poll_url=poll_url,
+                                               stored=stream)
         stream.method, stream.endpoint_url, stream.authorization_header = \
             method, url, authorization
     if replace or "events_requested" in body:
@@ -217,7 +242,7 @@ def remove(db: Session, stream: EventStream) -> None:
 
 def set_status(db: Session, stream: EventStream, status: Any, reason: Any = None) -> None:
     """SSF §8.1.2.2. Disabled drops what was held; enabled resumes what was."""
-    if status not in {s.value for s in StreamStatus}:
+    if not isinstance(status, str) or status not in {s.value for s in StreamStatus}:
         raise _bad("'status' must be enabled, paused or disabled.")
     reason = None if reason is None else _text(reason, "reason", 300)
     if status == StreamStatus.DISABLED.value:
@@ -290,9 +315,7 @@ def set_subject(db: Session, stream: EventStream, body: Any, issuer: str, *, add
 
 
 def _has_used(db: Session, person: Person, stream: EventStream) -> bool:
-    return db.scalar(select(TokenGrant.id).where(TokenGrant.person_id == person.id,
-                                                 TokenGrant.client_id == stream.client_id)
-                     .limit(1)) is not None
+    return queue.hears_of(stream, *queue.used_by(db, person.id))
 
 
 # -- verification (SSF §8.1.4) ------------------------------------------------------------------

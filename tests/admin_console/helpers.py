@@ -1,5 +1,7 @@
 """Reading the console's effects through connections of their own."""
 
+import re
+
 from sqlalchemy import select
 
 from idp.directory.models import AuditEvent
@@ -26,10 +28,23 @@ def outbox(app) -> list[tuple[str, str, str]]:
 def bodies(app, recipient: str) -> list[str]:
     with database.new_session(app) as session:
         return [m.text_body for m in session.scalars(
-            select(OutboxMessage).where(OutboxMessage.recipient == recipient))]
+            select(OutboxMessage).where(OutboxMessage.recipient == recipient)
+            .order_by(OutboxMessage.id))]
 
 
 def audit(app) -> list[tuple[str, str, dict]]:
     with database.new_session(app) as session:
         return [(e.action, e.actor, e.details) for e in
                 session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+INVITATION_LINK = re.compile(r"(http://\S+/console/invitation\?token=([A-Za-z0-9_-]+))")
+
+
+def invitation_link(app, recipient: str) -> tuple[str, str]:
+    """(the link, its secret) of the newest invitation e-mailed to ``recipient``."""
+    [*_, body] = bodies(app, recipient)
+    match = INVITATION_LINK.search(body)
+    assert match, body
+    return match.group(1), match.group(2)
+

@@ -31,7 +31,7 @@ def promote(app, membership):
 
 def test_self_promotion_refused_by_the_directory_is_worded_and_audited(app, db):
     home = CustomerFactory(residential=True, number="987654321")
-    MembershipFactory(customer=home, administrator=True)
+    MembershipFactory(customer=home, administrator=True, person__name="Thomas Taylor")
     emma = MembershipFactory(customer=home)
     db.commit()
     before = directory_state(app)
@@ -39,8 +39,8 @@ def test_self_promotion_refused_by_the_directory_is_worded_and_audited(app, db):
     assert result.code is Refusal.RESIDENTIAL_TAKEN
     assert result.message == (
         "Customer number 987654321 is a residential customer, which has one administrator, "
-        "and it has one already. Please ask the administrator to hand administration over "
-        "to you.")
+        "and it has one already. Please ask the administrator, Thomas Taylor, to hand "
+        "administration over to you on the Members page of the console.")
     assert audit(app)[-1] == ("promotion.refused", f"person:{emma.person_id}",
                               {"refusal": "residential_has_administrator"})
     assert directory_state(app) == before

@@ -117,7 +117,7 @@ def test_one_login_for_every_service(chromium, provider, services, screenshots):
     # Now she opens them all on the web, and TV.
     for name, heading in (("cloud", "The Cloud"), ("onedrive", "OneDrive for Business"),
                           ("foot11", "Foot 11")):
-        mary.goto(services[name] + "/")  # a refused visit kept no session: a fresh sign-in
+        mary.goto(services[name] + "/")  # her session was refreshed by a security event
         expect(mary.get_by_role("heading", name=heading).first).to_be_visible()
     mary.goto(services["tv"] + "/logout")
     open_tv(mary, services, provider)

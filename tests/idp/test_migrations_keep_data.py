@@ -70,6 +70,23 @@ ROWS = {
         "expires_at": LATER, "interval": 5, "last_polled_at": None, "person_id": "thomas",
         "session_id": 6, "customer_id": 7, "decided_at": AT, "approved": True,
         "redeemed_at": None},
+    "ssf_stream": {
+        "id": "stream-1", "client_id": "webshop", "method": "urn:ietf:rfc:8935",
+        "endpoint_url": "https://shop.example/events", "authorization_header": "Bearer s",
+        "events_requested": [], "description": None, "status": "enabled", "reason": None,
+        "created_at": AT, "updated_at": AT, "verified_at": None},
+    "ssf_stream_subject": {"id": 12, "stream_id": "stream-1", "person_id": "thomas",
+                           "added": False, "created_at": AT},
+    "push_delivery": {
+        "id": 13, "kind": "set", "stream_id": "stream-1", "client_id": "webshop",
+        "jti": "jti-set-1", "claims": {"aud": "webshop"}, "created_at": AT, "attempts": 0,
+        "next_attempt_at": AT, "delivered_at": None, "outcome": None, "last_error": None},
+    "account_link": {
+        "id": 14, "purpose": "invitation", "token_hash": "l" * 64, "person_id": "thomas",
+        "email": "thomas@taylor.example", "customer_id": 7, "role": "user", "mobile": None,
+        "created_by": "operator", "created_at": AT, "expires_at": LATER, "used_at": None},
+    "recovery_code": {"id": 15, "person_id": "thomas", "code_hash": "k" * 64,
+                      "used_at": None},
 }
 
 HEAD = migrate.head_revision()

@@ -58,9 +58,20 @@ def test_policy_refusals(password, message):
         check_policy(password)
 
 
-@pytest.mark.parametrize("password", ["12345678", "password", "a" * 64, "é" * 8, "    spaces"])
+@pytest.mark.parametrize("password", ["48213795", "whitewash", "a" * 64, "é" * 8, "    spaces"])
 def test_no_composition_rules(password):
+    """Digits only, lower case only, one letter, no letter at all: all fine
+    (NIST SP 800-63B), as long as it is not among the most common."""
     assert check_policy(password)
+
+
+@pytest.mark.parametrize("password", ["12345678", "password", "Password", "PASSWORD",
+                                      "iloveyou", "qwertyuiop", "\uff50assword"])
+def test_the_most_common_passwords_are_refused(password):
+    """zxcvbn's list of the 30,000 most common, in any case, after NFKC (the
+    full-width 'ｐ' is a 'p')."""
+    with pytest.raises(InvalidPassword, match="most common"):
+        check_policy(password)
 
 
 def test_rehash_when_parameters_rise():

@@ -2,7 +2,8 @@
 ``KEYHOLDER_PUSH_RETRY_HORIZON`` after an event was queued has its stream
 paused, with the reason, shown to the operator; nothing is dropped, nothing
 is sent while paused, and ``keyholder ssf enable`` sends what was held, in
-order, the stream-updated event (SSF §8.1.5) last. Both databases.
+order, then the stream-updated events (SSF §8.1.5): paused, and enabled
+again. Both databases.
 
 The event's age is made, not waited for: the row is dated two days back
 after its first failed push, so the next failure is past the 24 h horizon."""
@@ -47,10 +48,12 @@ def test_a_receiver_away_past_the_horizon_pauses_its_stream_until_enabled(provid
         with app.app_context(), database.write_session(app) as db:
             stream = add_stream(db, db.get(Client, cloud.client_id), receiver.url + "/events",
                                 None, (), None)
+            directory = Directory(db)
             db.add(minting.new_family(app, client=db.get(Client, cloud.client_id),
-                                      person=Directory(db).person(MARY.email),
+                                      person=directory.person(MARY.email),
                                       scope="openid customer", session_id=None, code_id=None,
-                                      auth_time=None, amr=["pwd"], sid=None, customer_id=None))
+                                      auth_time=None, amr=["pwd"], sid=None,
+                                      customer_id=directory.customer(MARY.memberships[0][0]).id))
         with app.app_context():
             set_role_by_operator(app, MARY.email, MARY.memberships[0][0], Role.ADMINISTRATOR)
         receiver.wait_for(1, accepted_only=False)  # tried, and the connection dropped
@@ -79,16 +82,17 @@ def test_a_receiver_away_past_the_horizon_pauses_its_stream_until_enabled(provid
         receiver.up()
         enabled = provider.command("ssf", "enable", stream.id)
         assert enabled.returncode == 0, enabled.stderr
-        pushes = receiver.wait_for(2)
+        pushes = receiver.wait_for(3)
 
     jwks = KeySet.import_key_set(provider.app.test_client().get("/jwks.json").get_json())
     events = [the_event(jwt.decode(push.token, jwks, algorithms=["ES256"]).claims)
               for push in pushes]
-    assert [kind for kind, _ in events] == [TOKEN_CLAIMS_CHANGE, STREAM_UPDATED]
+    assert [kind for kind, _ in events] == [TOKEN_CLAIMS_CHANGE, STREAM_UPDATED, STREAM_UPDATED]
     assert events[0][1]["claims"]["role"] == "administrator"
     assert events[1][1] == {"status": "paused", "reason": paused.reason}
+    assert events[2][1] == {"status": "enabled"}
     assert _stream(provider, stream.id).status == "enabled"
     with database.new_session(app) as db:
         outcomes = db.scalars(select(PushDelivery.outcome)
                               .where(PushDelivery.stream_id == stream.id)).all()
-    assert outcomes == ["delivered", "delivered"]
+    assert outcomes == ["delivered"] * 3

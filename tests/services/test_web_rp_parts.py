@@ -10,7 +10,14 @@ from claims import Identity
 from services import cloud, portal
 from services.refusals import advice_for
 from services.relying_party import WebServiceConfig
-from services.rp_session import PROVIDER_SID, SUBJECT, SessionStore
+from services.rp_session import (
+    CLAIMS_AS_OF,
+    CUSTOMER_NUMBER,
+    PROVIDER_SID,
+    SIGNED_IN_AT,
+    SUBJECT,
+    SessionStore,
+)
 from services.web_rp import create_service_app
 
 GOOD = {"name": "cloud", "title": "The Cloud", "issuer": "https://id.example",
@@ -40,10 +47,20 @@ def test_a_good_config():
     ({"client_secret": ""}, "client_secret"),
     ({"scope": "profile customer"}, "openid"),
     ({"required_entitlement": "administrator"}, "administrator"),
+    ({"security_events_authorization": "short"}, "security_events_authorization"),
+    ({"security_events_authorization": "Bearer caf\u00e9-0123456789abcdef"},
+     "security_events_authorization"),
 ])
 def test_a_bad_config_is_refused_at_start(change, message):
     with pytest.raises(ValueError, match=message):
         WebServiceConfig(**{**GOOD, **change})
+
+
+def test_secrets_stay_out_of_the_config_repr():
+    config = WebServiceConfig(**GOOD, security_events_authorization="Bearer " + "z" * 40)
+    assert "s3cret" not in repr(config) and "z" * 40 not in repr(config)
+    assert "x" * 32 not in repr(config)
+    assert config.security_events_uri == "https://cloud.example/security-events"
 
 
 def test_a_service_keeps_its_entitlement():
@@ -102,6 +119,57 @@ def test_ending_by_sid_and_subject():
     assert store.load(values[2]) is not None
     with pytest.raises(ValueError):
         store.end()
+
+
+def signed_in(store: SessionStore, subject: str, number: str | None, at: int, **data) -> str:
+    value = store.new_cookie_value()
+    store.save(value, {SUBJECT: subject, PROVIDER_SID: f"sid-{at}", CUSTOMER_NUMBER: number,
+                       SIGNED_IN_AT: at, CLAIMS_AS_OF: at, **data}, create=True)
+    return value
+
+
+def test_claims_changes_mark_the_sessions_of_that_person_and_customer():
+    store = SessionStore()
+    work = signed_in(store, "p", "123456789", 100)
+    home = signed_in(store, "p", "987654321", 100)
+    later = signed_in(store, "p", "123456789", 200)  # claims newer than the change
+    other = signed_in(store, "q", "123456789", 100)
+    assert store.mark_stale(subject="p", customer_number="123456789", as_of=150) == 1
+    assert store.open(work).stale is not None
+    assert {store.open(v).stale for v in (home, later, other)} == {None}
+    assert store.mark_stale(subject="p") == 3  # no tenant, no time: all of the person's
+
+
+def test_a_refresh_is_not_undone_by_an_older_copy():
+    """A request that loaded the session before another request refreshed it
+    saves its copy: the refreshed tokens stay, and so does a newer mark."""
+    store = SessionStore()
+    value = signed_in(store, "p", "123456789", 100, refresh_token="old", csrf_token="a")
+    store.mark_stale(subject="p")
+    older = store.open(value)  # a request under way
+    mark = older.stale
+    generation = store.refreshed(value, {"refresh_token": "new", CLAIMS_AS_OF: 160}, mark=mark)
+    assert generation == older.generation + 1 and store.open(value).stale is None
+    assert store.save(value, {**older.data, "csrf_token": "b"}, create=False,
+                      generation=older.generation)
+    data = store.load(value)
+    assert data["refresh_token"] == "new" and data[CLAIMS_AS_OF] == 160
+    assert data["csrf_token"] == "b"  # what that request changed itself stays
+    # A change that came while the provider was asked keeps the session stale.
+    store.mark_stale(subject="p")
+    fresh = store.open(value)
+    store.mark_stale(subject="p")
+    store.refreshed(value, {"refresh_token": "newer"}, mark=fresh.stale)
+    assert store.open(value).stale is not None
+    store.end(subject="p")
+    assert store.refreshed(value, {}, mark=None) is None
+
+
+def test_a_revocation_ends_only_sessions_signed_in_by_then():
+    store = SessionStore()
+    before, after = signed_in(store, "p", None, 100), signed_in(store, "p", None, 200)
+    assert store.end(subject="p", signed_in_by=150) == 1  # a late or replayed event
+    assert store.load(before) is None and store.load(after) is not None
 
 
 def test_cookie_values_are_not_kept_in_the_store():

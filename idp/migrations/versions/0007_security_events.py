@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ssf_stream")),
     )
     with op.batch_alter_table("ssf_stream", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_ssf_stream_client_id"), ["client_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ssf_stream_client_id"), ["client_id"], unique=True)
 
     op.create_table(
         "push_delivery",

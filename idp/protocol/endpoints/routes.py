@@ -85,6 +85,9 @@ def end_session():
                            ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")})
         return render_template("login/confirm_logout.html", form=form, person=sso.person,
                                client=validated.client)
+    # Ending the session writes (and queues its logout tokens and events): on
+    # SQLite a reader whose snapshot predates another commit cannot write.
+    database.restart_as_writer(db)
     response = server().create_endpoint_response("end_session", validated)
     db.commit()
     if response is None or response.status_code != 302:

@@ -32,6 +32,15 @@ def revoke_person_grants(db: Session, person_id: str, reason: str) -> int:
     return _revoke(db, TokenGrant.person_id == person_id, reason)
 
 
+def revoke_person_grants_but(db: Session, person_id: str, session_id: int | None,
+                             reason: str) -> int:
+    """Revoke every family of a person but those of one SSO session (a new password)."""
+    others = (TokenGrant.person_id == person_id) & (
+        TokenGrant.session_id.is_(None) | (TokenGrant.session_id != session_id))
+    return _revoke(db, others if session_id is not None else TokenGrant.person_id == person_id,
+                   reason)
+
+
 def revoke_customer_grants(db: Session, person_id: str, customer_id: int, reason: str) -> int:
     """Revoke the families of a person that speak for one customer (removal)."""
     mine = (TokenGrant.person_id == person_id) & (TokenGrant.customer_id == customer_id)

@@ -1,0 +1,233 @@
+"""The second factor of a signed-in person, at ``/account/second-factor``
+(the rules are :mod:`idp.account.totp`; the sign-in's step is in
+:mod:`idp.login.views`).
+
+- Setting it up: the page shows a QR code and the secret in text; it is on
+  only when a right code of the app is typed, and then shows ten recovery
+  codes, once.
+- New recovery codes, in place of the old ones, shown once.
+- Turning it off: the password and a current code (or a recovery code).
+
+Like the console's sensitive acts, setting up and new recovery codes ask
+for the password again when the sign-in is older than 10 minutes; turning
+off always asks for it. Wrong passwords and wrong codes count as failed
+sign-ins ("Throttle, never lock out"). Every form carries a CSRF token, and
+a post from another site is refused before anything runs."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from idp.account import blueprint, totp
+from idp.directory.services import person_actor
+from idp.infrastructure import database
+from idp.infrastructure.client_ip import client_ip
+from idp.infrastructure.edge import Refused
+from idp.infrastructure.passwords import PASSWORDS
+from idp.infrastructure.security_headers import same_origin
+from idp.login import login_limits, sessions
+
+REAUTHENTICATE_AFTER = 600  # seconds since the last password, as the console's
+
+EXPIRED = "This page was open too long. Nothing was changed; please try again."
+WRONG_PASSWORD = "This password is not right. Please type the password you sign in with."
+WRONG_APP_CODE = ("This code is not right. Please type the 6-digit code your authenticator "
+                  "app shows now for Keyholder.")
+WRONG_CODE = ("This code is not right. Please type the 6-digit code your authenticator app "
+              "shows now, or one of your recovery codes.")
+
+
+class CrossSiteForm(Refused):
+    status = 403
+    error = "access_denied"
+
+
+class EnrolForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
+    password = PasswordField("Your password", validators=[Length(max=1024)])
+
+
+class RenewForm(FlaskForm):
+    password = PasswordField("Your password", validators=[Length(max=1024)])
+
+
+class DisableForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField("Code", validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
+
+
+def signed_in(view):
+    """The view gets the live SSO session; without one, the login page and
+    back here. Posts from another site are refused."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if request.method == "POST" and not same_origin(current_app.config["KEYHOLDER"].ISSUER):
+            raise CrossSiteForm("This form was sent from another site, so nothing was changed.")
+        sso = sessions.current(database.session())
+        if sso is None:
+            return redirect(url_for("login.login", next=url_for("account.second_factor")))
+        return view(sso, *args, **kwargs)
+
+    return guarded
+
+
+def _needs_password(sso) -> bool:
+    return sessions.age_seconds(sso) > REAUTHENTICATE_AFTER
+
+
+def _throttled(db, person) -> str | None:
+    blocked = login_limits.check(db, person.email, client_ip())
+    if blocked is None:
+        return None
+    return f"Too many attempts. Please wait {blocked.wait_words()} and try again."
+
+
+def _failed(db, person, message: str) -> str:
+    """Count a wrong password or code as a failed sign-in, and say so."""
+    login_limits.record_failure(db, person.email, client_ip())
+    db.commit()
+    return message
+
+
+def _password_is_right(db, sso, password: str) -> bool:
+    result = current_app.extensions[PASSWORDS].verify(sso.person.password_hash, password)
+    if result.ok:
+        sessions.reauthenticated(db, sso)
+    return result.ok
+
+
+# -- the pages -------------------------------------------------------------------------
+
+
+def _status_page(sso, message=None, status=200, *, renew_form=None, disable_form=None):
+    db, person = database.session(), sso.person
+    return render_template(
+        "account/second_factor.html", person=person, message=message,
+        enabled_at=person.totp_enabled_at, left=totp.recovery_codes_left(db, person),
+        customers=totp.requiring_customers(db, person),
+        renew_form=renew_form or RenewForm(formdata=None),
+        disable_form=disable_form or DisableForm(formdata=None),
+        needs_password=_needs_password(sso)), status
+
+
+def _enrol_page(sso, form, message=None, status=200):
+    db, person = database.session(), sso.person
+    secret = totp.candidate(person)
+    uri = totp.provisioning_uri(secret, person.email)
+    return render_template(
+        "account/second_factor_enrol.html", form=form, message=message, person=person,
+        secret=totp.grouped(secret), qr=totp.qr_svg(uri), uri=uri,
+        customers=totp.requiring_customers(db, person),
+        action=url_for("account.enrol"), needs_password=_needs_password(sso),
+        signing_in=False), status
+
+
+@blueprint.get("/second-factor")
+@signed_in
+def second_factor(sso):
+    if totp.enrolled(sso.person):
+        return _status_page(sso)
+    return _enrol_page(sso, EnrolForm(formdata=None))
+
+
+@blueprint.post("/second-factor/enrol")
+@signed_in
+def enrol(sso):
+    form = EnrolForm()
+    if totp.enrolled(sso.person):
+        flash("Two-step sign-in is already on.", "done")
+        return redirect(url_for("account.second_factor"), 303)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return _enrol_page(sso, form, EXPIRED, 400)
+        return _enrol_page(sso, form, "Please type the 6-digit code your authenticator app "
+                                      "shows.", 400)
+    needs_password = _needs_password(sso)
+    secret = totp.candidate(sso.person)
+    db = database.session()
+    database.restart_as_writer(db)
+    person = sso.person
+    throttled = _throttled(db, person)
+    if throttled:
+        db.rollback()
+        return _enrol_page(sso, form, throttled, 429)
+    if needs_password and not _password_is_right(db, sso, form.password.data or ""):
+        return _enrol_page(sso, form, _failed(db, person, WRONG_PASSWORD), 400)
+    codes = totp.enable(db, person, secret, form.code.data, actor=person_actor(person),
+                        during="account")
+    if codes is None:
+        return _enrol_page(sso, form, _failed(db, person, WRONG_APP_CODE), 400)
+    db.commit()
+    totp.forget_candidate()
+    return render_template("account/second_factor_recovery_codes.html", codes=codes,
+                           continue_url=url_for("account.second_factor"), signing_in=False,
+                           first=True)
+
+
+@blueprint.post("/second-factor/recovery-codes")
+@signed_in
+def renew_recovery_codes(sso):
+    form = RenewForm()
+    if not totp.enrolled(sso.person):
+        return redirect(url_for("account.second_factor"), 303)
+    if not form.validate_on_submit():
+        return _status_page(sso, EXPIRED, 400, renew_form=form)
+    needs_password = _needs_password(sso)
+    db = database.session()
+    database.restart_as_writer(db)
+    person = sso.person
+    throttled = _throttled(db, person)
+    if throttled:
+        db.rollback()
+        return _status_page(sso, throttled, 429, renew_form=form)
+    if needs_password and not _password_is_right(db, sso, form.password.data or ""):
+        return _status_page(sso, _failed(db, person, WRONG_PASSWORD), 400, renew_form=form)
+    codes = totp.renew_recovery_codes(db, person, actor=person_actor(person))
+    db.commit()
+    if codes is None:
+        return redirect(url_for("account.second_factor"), 303)
+    return render_template("account/second_factor_recovery_codes.html", codes=codes,
+                           continue_url=url_for("account.second_factor"), signing_in=False,
+                           first=False)
+
+
+@blueprint.post("/second-factor/disable")
+@signed_in
+def disable(sso):
+    form = DisableForm()
+    if not totp.enrolled(sso.person):
+        return redirect(url_for("account.second_factor"), 303)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            return _status_page(sso, EXPIRED, 400, disable_form=form)
+        return _status_page(sso, "Please type your password and a code of your authenticator "
+                                 "app (or a recovery code).", 400, disable_form=form)
+    db = database.session()
+    database.restart_as_writer(db)
+    person = sso.person
+    throttled = _throttled(db, person)
+    if throttled:
+        db.rollback()
+        return _status_page(sso, throttled, 429, disable_form=form)
+    if not _password_is_right(db, sso, form.password.data):
+        return _status_page(sso, _failed(db, person, WRONG_PASSWORD), 400, disable_form=form)
+    verified = totp.verify(db, person, form.code.data, actor=person_actor(person))
+    if verified is None:
+        return _status_page(sso, _failed(db, person, WRONG_CODE), 400, disable_form=form)
+    customers = totp.requiring_customers(db, person)
+    totp.disable(db, person, actor=person_actor(person),
+                 how="recovery_code" if verified.method == "recovery" else "code")
+    db.commit()
+    if customers:
+        names = ", ".join(c.name for c in customers)
+        flash(f"Two-step sign-in is off. {names} requires it of its administrators: your next "
+              "sign-in will ask you to set it up again.", "done")
+    else:
+        flash("Two-step sign-in is off. You sign in with your password only.", "done")
+    return redirect(url_for("account.second_factor"), 303)
