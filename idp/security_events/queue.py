@@ -220,11 +220,14 @@ def session_revoked(db: Session, person_id: str, *, initiating: str, reason: str
 
 
 
-def credential_changed(db: Session, person_id: str, *, initiating: str, txn: str) -> int:
-    """A credential-change (CAEP §3.3): the person's password was changed or reset."""
+def credential_changed(db: Session, person_id: str, *, initiating: str, txn: str,
+                       credential_type: str = "password", change_type: str = "update") -> int:
+    """A credential-change (CAEP §3.3): the person's password was changed or
+    reset (``password``, ``update``), or an authenticator app was enrolled or
+    removed (``app``, ``create`` or ``delete``)."""
     issuer = current_app.config["KEYHOLDER"].ISSUER
     body = {"event_timestamp": int(time.time()), "initiating_entity": initiating,
-            "credential_type": "password", "change_type": "update"}
+            "credential_type": credential_type, "change_type": change_type}
     queued = 0
     for stream in streams_hearing_of(db, person_id):
         if queue_event(db, stream, CREDENTIAL_CHANGE, body, subject(issuer, person_id),

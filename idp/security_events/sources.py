@@ -20,8 +20,13 @@ from idp.security_events.models import EventStream
 
 ROLE_CHANGES = {AuditAction.PROMOTED.value: Role.USER,        # the role it had before
                 AuditAction.DEMOTED.value: Role.ADMINISTRATOR}
-REPORTED = {*ROLE_CHANGES, AuditAction.MEMBERSHIP_REMOVED.value,
-            AuditAction.PERSON_SUSPENDED.value, AuditAction.PASSWORD_CHANGED.value}
+# The credential changes, as CAEP §3.3 types them (the second factor's audit
+# actions are idp.account.totp's).
+CREDENTIALS = {AuditAction.PASSWORD_CHANGED.value: ("password", "update"),
+               "person.second_factor_enabled": ("app", "create"),
+               "person.second_factor_disabled": ("app", "delete")}
+REPORTED = {*ROLE_CHANGES, *CREDENTIALS, AuditAction.MEMBERSHIP_REMOVED.value,
+            AuditAction.PERSON_SUSPENDED.value}
 
 
 def on_audit(db: Session, event: AuditEvent) -> None:
@@ -32,8 +37,10 @@ def on_audit(db: Session, event: AuditEvent) -> None:
     db.flush()  # the audit event's id is the txn
     txn = str(event.id)
     person = db.get(Person, event.person_id)
-    if event.action == AuditAction.PASSWORD_CHANGED.value:
-        queue.credential_changed(db, person.id, txn=txn,
+    if event.action in CREDENTIALS:
+        credential_type, change_type = CREDENTIALS[event.action]
+        queue.credential_changed(db, person.id, txn=txn, credential_type=credential_type,
+                                 change_type=change_type,
                                  initiating=queue.initiating_entity(event.actor, person.id))
         return
     if event.action == AuditAction.PERSON_SUSPENDED.value:

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from claims.security_event_types import SESSION_REVOKED, TOKEN_CLAIMS_CHANGE
+from claims.security_event_types import CREDENTIAL_CHANGE, SESSION_REVOKED, TOKEN_CLAIMS_CHANGE
 from idp.account.models import RecoveryCode
 from idp.clients.models import Client
 from idp.directory.models import AuditEvent, Membership, Person, PersonStatus, utcnow
@@ -232,6 +232,13 @@ def test_set_password_ends_everything_and_tells_the_person(app, runner, people, 
         logout = db.scalars(select(PushDelivery).where(
             PushDelivery.kind == DeliveryKind.LOGOUT.value)).all()
         assert [row.claims["sid"] for row in logout] == [sid]
+        # The Cloud's stream hears of Mary (she used it): a CAEP credential-change.
+        sets = db.scalars(select(PushDelivery).where(
+            PushDelivery.kind == DeliveryKind.SET.value)).all()
+        changes = [row.claims["events"][CREDENTIAL_CHANGE] for row in sets
+                   if CREDENTIAL_CHANGE in row.claims["events"]]
+        assert [(c["credential_type"], c["change_type"], c["initiating_entity"])
+                for c in changes] == [("password", "update", "admin")]
 
 
 def test_set_password_generates_one_when_not_given(app, runner, people):
@@ -366,8 +373,10 @@ def test_refusals_are_one_line_and_change_nothing(app, runner, people, cloud, ar
 
 # -- the second factor -----------------------------------------------------------
 
-def test_reset_second_factor_removes_it_and_its_recovery_codes(app, runner, people):
+def test_reset_second_factor_removes_it_and_its_recovery_codes(app, runner, people, cloud):
     from idp.account import totp
+
+    sign_in(app, "mary@smith.example", cloud)  # the Cloud hears of Mary
 
     with app.app_context(), database.write_session(app) as db:
         mary = Directory(db).person("mary@smith.example")
@@ -383,6 +392,9 @@ def test_reset_second_factor_removes_it_and_its_recovery_codes(app, runner, peop
     [event] = rows(app, select(AuditEvent).where(AuditEvent.person_id == mary.id,
                                                  AuditEvent.action.like("%second_factor%")))
     assert event.actor == "operator" and event.details["how"] == "operator"
+    told = [row.claims["events"][CREDENTIAL_CHANGE] for row in rows(app, select(PushDelivery))
+            if CREDENTIAL_CHANGE in row.claims["events"]]
+    assert [(c["credential_type"], c["change_type"]) for c in told] == [("app", "delete")]
 
     before = snapshot(app)  # again: nothing to remove, nothing changes
     assert "has no second factor" in ok(runner, "person", "reset-second-factor",
