@@ -1,6 +1,6 @@
 """E-mail verification: a link, valid 7 days and usable once, sent to the
 address of a person whose address nobody has confirmed yet (added by the
-operator with ``--unverified``, invited, or asked for again in the console or
+operator (unless ``--verified``), invited, or asked for again in the console or
 on the account page). Following it makes ``email_verified`` true.
 
 :func:`send_verification` works inside the caller's transaction and never

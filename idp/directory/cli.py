@@ -230,10 +230,12 @@ def customer_show(number: str) -> None:
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input; otherwise one is generated "
                    "and printed once.")
-@click.option("--unverified", is_flag=True, help="The e-mail address is not verified yet.")
+@click.option("--verified/--unverified", default=False, show_default=True,
+              help="Whether the operator has checked the address (the contract, an "
+                   "e-mail from it). An unverified person gets a link to verify it.")
 @refusing
 def person_add(email: str, name: str, customer_number: str | None, role: str,
-               mobile: str | None, password_stdin: bool, unverified: bool) -> None:
+               mobile: str | None, password_stdin: bool, verified: bool) -> None:
     """Add a person (a login), as a member of a customer when --customer is given."""
     if (mobile or role != Role.USER.value) and not customer_number:
         raise click.UsageError("--role and --mobile need --customer.")
@@ -246,16 +248,16 @@ def person_add(email: str, name: str, customer_number: str | None, role: str,
     with unit_of_work() as directory:
         customer = directory.customer(customer_number) if customer_number else None
         person = directory.add_person(email, name, password_hash,
-                                      email_verified=not unverified)
+                                      email_verified=verified)
         if customer is not None:
             directory.add_membership(person, customer, role, mobile)
-        if unverified:  # the e-mail with the verification link, sent by the worker
+        if not verified:  # the e-mail with the verification link, sent by the worker
             from idp.account.verification import send_verification
 
             send_verification(directory.session, person, OPERATOR)
     joined = f", {role} of {customer.number}" if customer is not None else ""
     click.echo(f"Added {person.name} <{person.email}>{joined}."
-               + (" A verification link is on its way." if unverified else ""))
+               + ("" if verified else " A verification link is on its way."))
     if generated:
         click.echo(f"Password (shown once): {generated}")
 

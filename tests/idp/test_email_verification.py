@@ -1,5 +1,5 @@
 """E-mail verification (issue 13): ``send_verification`` queues a 7-day,
-single-use link (called by the operator's ``person add --unverified``, the
+single-use link (called by the operator's ``person add`` (unless ``--verified``), the
 console and the account page); following it makes ``email_verified`` true,
 audited. Expired, used, withdrawn, foreign and malformed links, NUL bytes and
 forms without a CSRF token change nothing. Everything writes: SQLite and
@@ -39,7 +39,7 @@ def app(app_with_mailbox):
 
 @pytest.fixture
 def rose(app) -> str:
-    """An unverified person, as ``keyholder person add --unverified`` makes one."""
+    """An unverified person, as ``keyholder person add`` makes one."""
     with app.app_context():
         session = database.session()
         Directory(session).add_person(ROSE, "Rose Martin",

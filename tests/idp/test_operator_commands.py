@@ -46,7 +46,7 @@ def people(runner):
             ("tom@smith.example", "Tom Taylor", SMITH, "user", None),
             ("emma@taylor.example", "Emma Taylor", TAYLOR, "user", None)):
         ok(runner, "person", "add", email, "--name", name, "--customer", customer, "--role", role,
-           *(["--mobile", mobile] if mobile else []), "--password-stdin",
+           *(["--mobile", mobile] if mobile else []), "--password-stdin", "--verified",
            stdin="a fine password\n")
     ok(runner, "member", "add", "tom@smith.example", "--customer", TAYLOR, "--role",
        "administrator")
