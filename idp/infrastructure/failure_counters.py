@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.directory.models import utcnow
@@ -52,16 +53,25 @@ def check(session: Session, limits: list[Limit]) -> Throttled | None:
 def record_failure(session: Session, limits: list[Limit]) -> None:
     now = utcnow()
     for limit in limits:
-        row = session.get(ThrottleCounter, limit.key, with_for_update=True)
-        if row is None:
-            row = ThrottleCounter(key=limit.key, window_start=now, failures=0)
-            session.add(row)
-        elif row.window_start + limit.window <= now:
+        row = _locked_counter(session, limit.key, now)
+        if row.window_start + limit.window <= now:
             row.window_start, row.failures, row.blocked_until = now, 0, None
         row.failures += 1
         if row.failures >= limit.failures:
             row.blocked_until = row.window_start + limit.window
     session.flush()
+
+
+def _locked_counter(session: Session, key: str, now: datetime) -> ThrottleCounter:
+    """The counter of ``key``, created if missing, locked for this transaction.
+    Two first failures at once must both count: an INSERT that yields to the
+    other's (ON CONFLICT DO NOTHING), then a locking read, instead of a read
+    that finds nothing and two INSERTs of one key."""
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ThrottleCounter)
+    session.execute(insert.values(key=key, window_start=now, failures=0)
+                    .on_conflict_do_nothing(index_elements=["key"]))
+    return session.get(ThrottleCounter, key, with_for_update=True, populate_existing=True)
 
 
 def clear(session: Session, key: str) -> None:
