@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from claims.security_event_types import PUSH
 from idp.clients.models import ID_TOKEN_ALGORITHMS, Client, ClientType
 from idp.clients.registry import CACHE_SECONDS, register_client, remove_client
-from idp.directory.cli import printable, reading, unit_of_work
+from idp.directory.cli_support import printable, reading, unit_of_work
 from idp.directory.errors import NotFound
 from idp.directory.models import utcnow
 from idp.directory.services import OPERATOR

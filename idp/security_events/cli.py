@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from claims.security_event_types import PUSH, STREAM_UPDATED, SUBSCRIBABLE
 from idp.clients.models import Client
-from idp.directory.cli import unit_of_work
+from idp.directory.cli_support import unit_of_work
 from idp.security_events import queue, streams
 from idp.security_events.models import EventStream, PushDelivery, StreamStatus
 

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from claims.vocabulary import Role
-from idp.directory.cli import unit_of_work
+from idp.directory.cli_support import unit_of_work
 from idp.directory.services import Directory
 from idp.infrastructure import database, migrate
 from idp.infrastructure.passwords import PASSWORDS
