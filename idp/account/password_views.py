@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import EmailField, HiddenField, PasswordField
@@ -37,14 +37,12 @@ from wtforms.validators import DataRequired, Length
 from idp.account import blueprint, links
 from idp.account.links import LinkRefused
 from idp.account.models import AccountLink, LinkPurpose
+from idp.account.pages import CROSS_SITE, TOO_OLD, from_our_pages, to_login
 from idp.account.passwords import set_password
 from idp.account.verification import (
     absolute_url,
     mark_verified,
     person_of,
-    resend_limits,
-    send_verification,
-    verify,
     withdraw,
 )
 from idp.directory.contacts import normalise_email
@@ -55,11 +53,9 @@ from idp.infrastructure import database, failure_counters
 from idp.infrastructure.client_ip import client_ip
 from idp.infrastructure.failure_counters import Limit
 from idp.infrastructure.passwords import MAX_LENGTH, MIN_LENGTH, PASSWORDS
-from idp.infrastructure.security_headers import same_origin
 from idp.login import login_limits, sessions
 from idp.login.models import SsoSession
 from idp.outbox import mail
-from idp.pages.forms import LogoutForm
 
 # "Forgot password?" requests, counted whether or not an account exists.
 # One hour at most: `keyholder purge` forgets windows older than that.
@@ -68,8 +64,6 @@ RESET_PER_ADDRESS = 5   # links asked for one typed address per window
 RESET_PER_CLIENT = 30   # per client address (offices share one)
 
 RESET_SUBJECT = "Choose a new password"
-CROSS_SITE = "This form was sent from another site, so nothing was changed."
-TOO_OLD = "This page was open too long, so nothing was changed. Please try again."
 NOT_THE_SAME = "The two new passwords are not the same. Please type the new password twice."
 NOT_AN_ADDRESS = "This is not an e-mail address (expected name@example.com)."
 WRONG_CURRENT = "Your current password is not right, so nothing was changed."
@@ -98,28 +92,11 @@ class ChangePasswordForm(FlaskForm, NewPasswordFields):
                                                             Length(max=MAX_LENGTH)])
 
 
-class VerifyEmailForm(FlaskForm):
-    token = HiddenField(validators=[DataRequired(), Length(max=links.MAX_SECRET)])
-
-
-class SendVerificationForm(FlaskForm):
-    """The button on /account/: the form is its CSRF token."""
-
-
 # -- helpers --------------------------------------------------------------------
-
-def _from_our_pages() -> bool:
-    return same_origin(current_app.config["KEYHOLDER"].ISSUER)
-
 
 def _form_refusal(form: FlaskForm, missing: str) -> str:
     """The sentence for a form that did not validate."""
     return TOO_OLD if form.csrf_token.errors else missing
-
-
-def _to_login(then: str | None = None):
-    """The login page, then back here (or to ``then``: a form's page, not its POST)."""
-    return redirect(url_for("login.login", next=then or request.full_path.rstrip("?")))
 
 
 def _reset_limits(address: str) -> list[Limit]:
@@ -135,23 +112,6 @@ def _policy_words() -> str:
             "remember and hard to guess.")
 
 
-# -- the account's home ------------------------------------------------------------
-
-def _home(sso: SsoSession, notice: str | None = None, message: str | None = None,
-          status: int = 200):
-    return render_template("account/home.html", person=sso.person, notice=notice,
-                           message=message, logout_form=LogoutForm(),
-                           send_form=SendVerificationForm()), status
-
-
-@blueprint.get("/")
-def home():
-    sso = sessions.current(database.session())
-    if sso is None:
-        return _to_login()
-    return _home(sso)
-
-
 # -- "Forgot password?" ------------------------------------------------------------
 
 def _forgot_page(form: ForgotPasswordForm, message: str | None = None, status: int = 200):
@@ -163,7 +123,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if request.method == "GET":
         return _forgot_page(form)
-    if not _from_our_pages():
+    if not from_our_pages():
         return _forgot_page(form, CROSS_SITE, 403)
     if not form.validate_on_submit():
         return _forgot_page(form, _form_refusal(
@@ -210,7 +170,7 @@ def _send_reset_link(db: Session, person: Person | None, address: str) -> None:
 
 # -- the e-mailed link: a new password ----------------------------------------------
 
-def _link_refused(refusal: LinkRefused, template: str, status: int = 400):
+def link_refused(refusal: LinkRefused, template: str, status: int = 400):
     return render_template(template, refusal=refusal), status
 
 
@@ -237,21 +197,21 @@ def reset_password():
         found = _reset_link(db, request.args.get("token", ""))
         db.rollback()
         if isinstance(found, LinkRefused):
-            return _link_refused(found, refused)
+            return link_refused(found, refused)
         form.token.data = request.args["token"]
         return _reset_page(form, found[1])
-    if not _from_our_pages():
-        return _link_refused(LinkRefused("cross_site", CROSS_SITE), refused, 403)
+    if not from_our_pages():
+        return link_refused(LinkRefused("cross_site", CROSS_SITE), refused, 403)
     complete = form.validate_on_submit()
     if form.csrf_token.errors:
-        return _link_refused(LinkRefused("form", TOO_OLD), refused)
+        return link_refused(LinkRefused("form", TOO_OLD), refused)
     if form.token.errors:
-        return _link_refused(links.UNKNOWN, refused)
+        return link_refused(links.UNKNOWN, refused)
     database.begin_write(db)
     found = _reset_link(db, form.token.data)
     if isinstance(found, LinkRefused):
         db.rollback()
-        return _link_refused(found, refused)
+        return link_refused(found, refused)
     link, person = found
     if not complete:
         db.rollback()
@@ -291,11 +251,11 @@ def change_password():
     db = database.session()
     sso = sessions.current(db)
     if sso is None:
-        return _to_login()
+        return to_login()
     form = ChangePasswordForm()
     if request.method == "GET":
         return _change_page(form, sso)
-    if not _from_our_pages():
+    if not from_our_pages():
         return _change_page(form, sso, CROSS_SITE, 403)
     if not form.validate_on_submit():
         return _change_page(form, sso, _form_refusal(
@@ -305,7 +265,7 @@ def change_password():
     sso = sessions.current(db)
     if sso is None or sso.ended_at is not None or not sso.person.is_active:  # ended meanwhile
         db.rollback()
-        return _to_login()
+        return to_login()
     person, address = sso.person, client_ip()
     # Throttled like the login, on the login's own counters: this form must
     # not be a second way to guess the password.
@@ -337,65 +297,3 @@ def change_password():
         "account/password_changed.html", person=person, ended=ended))
     sessions.set_cookie(response, secret, sso)
     return response
-
-
-# -- e-mail verification ---------------------------------------------------------------
-
-@blueprint.route("/verify-email", methods=["GET", "POST"])
-def verify_email():
-    form = VerifyEmailForm()
-    db = database.session()
-    refused = "account/verify_refused.html"
-    if request.method == "GET":
-        found = links.find(db, LinkPurpose.EMAIL_VERIFICATION, request.args.get("token", ""))
-        person = person_of(db, found) if found else None
-        db.rollback()
-        if person is None:
-            return _link_refused(found if isinstance(found, LinkRefused) else links.UNKNOWN,
-                                 refused)
-        form.token.data = request.args["token"]
-        return render_template("account/verify_email.html", form=form, email=person.email)
-    if not _from_our_pages():
-        return _link_refused(LinkRefused("cross_site", CROSS_SITE), refused, 403)
-    if not form.validate_on_submit():
-        return _link_refused(LinkRefused("form", TOO_OLD) if form.csrf_token.errors
-                             else links.UNKNOWN, refused)
-    database.begin_write(db)
-    found = links.find(db, LinkPurpose.EMAIL_VERIFICATION, form.token.data)
-    outcome = verify(db, found) if found else found
-    if isinstance(outcome, LinkRefused):
-        db.rollback()
-        return _link_refused(outcome, refused)
-    db.commit()
-    return render_template("account/verify_done.html", email=outcome.email)
-
-
-@blueprint.post("/verify-email/send")
-def send_verification_again():
-    db = database.session()
-    sso = sessions.current(db)
-    if sso is None:
-        return _to_login(url_for("account.home"))
-    if not _from_our_pages():
-        return _home(sso, message=CROSS_SITE, status=403)
-    if not SendVerificationForm().validate_on_submit():
-        return _home(sso, message=TOO_OLD, status=400)
-    database.restart_as_writer(db)
-    sso = sessions.current(db)
-    if sso is None or sso.ended_at is not None:
-        db.rollback()
-        return _to_login(url_for("account.home"))
-    person = sso.person
-    if person.email_verified:
-        db.rollback()
-        return _home(sso, notice="Your e-mail address is verified already.")
-    limits = resend_limits(person)
-    blocked = failure_counters.check(db, limits)
-    if blocked is not None:
-        db.rollback()
-        return _home(sso, message="Several links were sent already. Please wait "
-                                  f"{blocked.wait_words()} and try again.", status=429)
-    failure_counters.record_failure(db, limits)
-    send_verification(db, person, person_actor(person))
-    db.commit()
-    return _home(sso, notice=f"We sent a new link to {person.email}. It works for 7 days.")

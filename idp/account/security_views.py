@@ -48,11 +48,11 @@ from sqlalchemy.orm import Session, selectinload
 from wtforms import HiddenField
 
 from idp.account import blueprint
+from idp.account.pages import CROSS_SITE, from_our_pages, to_login
 from idp.clients.models import Client, ClientType
 from idp.directory.models import AuditEvent, Person, utcnow
 from idp.directory.services import Directory, person_actor
 from idp.infrastructure import database
-from idp.infrastructure.security_headers import same_origin
 from idp.login import sessions
 from idp.login.models import SsoSession
 from idp.protocol.backchannel_logout import queue_logout_token
@@ -74,7 +74,6 @@ REVOKED_REASON = "disconnected"  # TokenGrant.revoked_reason of a disconnected f
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 EXPIRED_FORM = "This page was open too long. Nothing was changed; please try again."
-CROSS_SITE = "This form was sent from another site, so nothing was changed."
 NO_SUCH_SIGN_IN = ("There is no such sign-in on your account. Nothing was changed; the "
                    "list below is up to date.")
 NO_SUCH_CLIENT = ("There is no such device or service on your account. Nothing was "
@@ -298,13 +297,13 @@ def _signed_in() -> SsoSession | None:
 
 
 def _to_login():
-    return redirect(url_for("login.login", next=url_for("account.security")), 303)
+    return to_login(url_for("account.security"), 303)
 
 
 def _posted_id(form: FlaskForm, field: str) -> tuple[str | None, tuple[str, int] | None]:
     """The id this post names (None when it is not an id at all), or why the
     post changes nothing, with its status."""
-    if not same_origin(current_app.config["KEYHOLDER"].ISSUER):
+    if not from_our_pages():
         return None, (CROSS_SITE, 403)
     if not form.validate_on_submit():
         return None, (EXPIRED_FORM, 400)
