@@ -10,6 +10,8 @@ does), with the operator's ``keyholder member set-role``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 from admin_console import (  # noqa: F401 (they register the routes)
@@ -19,10 +21,12 @@ from admin_console import (  # noqa: F401 (they register the routes)
 )
 from admin_console.blueprint import blueprint
 from admin_console.cli import set_role_command
+from idp import i18n
 from idp.directory.cli import member_group
 
 
 def init_app(app: Flask) -> None:
+    i18n.add_catalogues(app, Path(__file__).parent)
     app.register_blueprint(blueprint)
     app.register_blueprint(invitation_views.blueprint)
     member_group.add_command(set_role_command)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
 
-from idp import account, security_events
+from idp import account, i18n, security_events
 from idp.clients import registry
 from idp.clients.cli import client_group
 from idp.directory import cli as directory_cli
@@ -28,7 +29,7 @@ from idp.keys.cli import keys_group
 from idp.login import views as login_views
 from idp.outbox.smtp import InvalidSmtpUrl, SmtpEndpoint
 from idp.outbox.worker import worker_command
-from idp.pages import authorize, device
+from idp.pages import authorize, device, language
 from idp.protocol import claims_release, discovery, lane, server
 from idp.protocol.endpoints import routes
 from idp.protocol.tokens import validation
@@ -63,6 +64,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     lane.install(app)  # inside the edge, which wraps the app next
     edge.init_app(app)
     database.init_app(app, settings.DATABASE_URL)
+    i18n.init_app(app, packages=[Path(__file__).parent], choose=language.choose,
+                  time_zone=settings.TIME_ZONE)
+    language.init_app(app)
+    app.jinja_env.globals.update(operator_name=settings.OPERATOR_NAME,
+                                 operator_logo_url=settings.OPERATOR_LOGO_URL,
+                                 portal_url=settings.PORTAL_URL)
     app.extensions[PASSWORDS] = Passwords(settings.PASSWORD_TIME_COST,
                                           settings.PASSWORD_MEMORY_COST,
                                           settings.PASSWORD_PARALLELISM)

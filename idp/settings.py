@@ -120,6 +120,22 @@ def _default_keys_dir(instance_path: str) -> str:
     return str(Path(instance_path) / "keys")
 
 
+def _time_zone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as Europe/Brussels") from None
+    return text.strip()
+
+
+def _optional_url(text: str) -> str:
+    if text and urlsplit(text).scheme not in {"http", "https"}:
+        raise ValueError("expected an absolute http(s) URL, or nothing")
+    return text.rstrip("/")
+
+
 def _secret(text: str) -> str:
     if len(text) < 32:
         raise ValueError("expected at least 32 characters of random text")
@@ -242,6 +258,20 @@ SETTINGS: tuple[Setting, ...] = (
             "argon2id memory (64 MiB by default). Lower it only in tests."),
     Setting("PASSWORD_PARALLELISM", 4, _int_between(1, 16), "lanes", True,
             "argon2id parallelism."),
+    Setting("TIME_ZONE", "Europe/Brussels", _time_zone, "IANA time zone", True,
+            "Pages and e-mails show dates and times in this time zone (the database "
+            "keeps UTC)."),
+    Setting("OPERATOR_NAME", "MyProximus", _text, "text", True,
+            "The name customers know the service by, shown in every page's header and in "
+            "e-mails; the product's own name never appears on customer-facing pages."),
+    Setting("OPERATOR_LOGO_URL", "", _optional_url, "URL", True,
+            "The operator's logo in the header. Empty: the built-in mark."),
+    Setting("PORTAL_URL", "", _optional_url, "URL", True,
+            "The operator's self-care portal, linked from the provider's and the "
+            "console's header. Empty: no link."),
+    Setting("PROMOTION_UNDO_WINDOW", 7 * 24 * 3600, _int_between(3600, 90 * 24 * 3600),
+            "seconds", True, "How long the \"I did not agree — undo this\" link in the "
+            "e-mail telling administrators of a self-promotion can be used."),
     Setting("LOG_LEVEL", "INFO", _log_level, "level", True,
             "Level of the `keyholder` loggers."),
 )

@@ -108,7 +108,8 @@ class ProviderClient:
 
     def authorization_request(self, redirect_uri: str, scope: str, *,
                               customer_number: str | None = None,
-                              prompt: str | None = None) -> AuthorizationRequest:
+                              prompt: str | None = None,
+                              ui_locales: str | None = None) -> AuthorizationRequest:
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         code_verifier = secrets.token_urlsafe(64)  # 86 characters (RFC 7636 §4.1: 43-128)
         params = {"response_type": "code", "client_id": self.client_id,
@@ -119,6 +120,8 @@ class ProviderClient:
             params[CUSTOMER_NUMBER_PARAMETER] = customer_number
         if prompt:
             params["prompt"] = prompt
+        if ui_locales:
+            params["ui_locales"] = ui_locales
         url = f"{self.endpoint('authorization_endpoint')}?{urlencode(params)}"
         return AuthorizationRequest(url, state, nonce, code_verifier)
 

@@ -82,6 +82,13 @@ class WebServiceConfig:
     # The Authorization header the provider pushes security events with (the
     # stream's authorization_header); None: this service receives none.
     security_events_authorization: str | None = field(default=None, repr=False)
+    # The shared header: the operator's name and logo (empty: the built-in
+    # mark), the time zone of dates, and (title, URL) of the other places of
+    # the operator (the portal, the console, the other services) to link to.
+    operator_name: str = "MyProximus"
+    operator_logo_url: str = ""
+    time_zone: str = "Europe/Brussels"
+    links: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("name", "title", "issuer", "client_id", "client_secret"):

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 
 from claims import InvalidCustomerNumber, normalise_customer_number
 from claims.errors import InvalidToken, ProviderUnavailable
+from services import language
 from services.oidc_client import SignInFailed, sign_in_facts
 from services.refusals import message_page
 from services.relying_party import ID_TOKEN, IDENTITY, REFRESH_TOKEN, SIGN_IN, current_rp
@@ -55,7 +56,7 @@ def login():
     try:
         auth = rp.provider.authorization_request(
             rp.config.redirect_uri, rp.config.scope, customer_number=customer_number or None,
-            prompt=prompt if prompt in PROMPTS else None)
+            prompt=prompt if prompt in PROMPTS else None, ui_locales=language.for_sign_in())
     except ProviderUnavailable as error:
         return _unavailable(error)
     now = time.time()

@@ -7,11 +7,14 @@ session whose claims changed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from claims.errors import MissingEntitlement
-from services import refusals, rp_views, security, security_events
+from idp import i18n
+from services import language, refusals, rp_views, security, security_events
 from services.relying_party import (
     EXTENSION,
     IDENTITY,
@@ -33,6 +36,9 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
         # Our Referrer-Policy (no-referrer) leaves Flask-WTF no Referer to check
         # on https; security.same_origin checks Sec-Fetch-Site / Origin instead.
         WTF_CSRF_SSL_STRICT=False, WTF_CSRF_TIME_LIMIT=3600)
+    i18n.init_app(app, packages=[Path(__file__).parent], choose=language.choose,
+                  time_zone=config.time_zone)
+    app.context_processor(language.switcher)
     rp = WebRelyingParty(config)
     app.extensions[EXTENSION] = rp
     app.session_interface = ServerSessionInterface(rp.sessions)
@@ -47,6 +53,7 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
                                             config.security_events_authorization))
     security.init_app(app, exempt={"rp.backchannel_logout", security_events.ENDPOINT})
     app.register_blueprint(rp_views.blueprint)
+    app.register_blueprint(language.blueprint)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.before_request(_guard)
@@ -64,7 +71,7 @@ def _guard():
     the service's entitlement when it has one. A session whose claims changed
     at the provider (a security event) is refreshed first."""
     if request.endpoint in (None, "static", "keyholder_css", security_events.ENDPOINT) \
-            or request.blueprint == "rp":
+            or request.blueprint in ("rp", "language"):
         return None
     rp = current_rp()
     if rp.refresher is not None:

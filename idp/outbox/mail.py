@@ -9,9 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel.speaklater import LazyString
 from sqlalchemy.orm import Session
 
+from idp import i18n
 from idp.directory.models import Customer, Person
+from idp.i18n import formats
 from idp.outbox.models import OutboxMessage
 
 # E-mails that carry a single-use link's secret (its hash alone is in
@@ -22,22 +26,31 @@ SECRET_LINK_KINDS = frozenset({"password.reset", "email.verification",
 
 
 def when(moment: datetime) -> str:
-    """A date and time people read in an e-mail: 26 November 2026 at 07:10 UTC."""
-    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M} UTC"
+    """A date and time in the language of the page or e-mail being written,
+    in the customer's time zone: 26 November 2026 at 08:10."""
+    return formats.when(moment)
+
+
+def language(to: object) -> str:
+    """The language ``to`` (a person, or an invitation's address) reads e-mail in."""
+    return i18n.locale_for(i18n.language_of(getattr(to, "locale", None)))
 
 
 def console_url(path: str = "") -> str:
     return current_app.config["KEYHOLDER"].ISSUER + "/console" + path
 
 
-def queue(db: Session, kind: str, template: str, subject: str, to: Person,
+def queue(db: Session, kind: str, template: str, subject: str | LazyString, to: Person,
           customer: Customer | None, **context) -> OutboxMessage:
-    """Render ``mail/<template>.txt`` and ``.html`` for ``to`` and queue them."""
+    """Render ``mail/<template>.txt`` and ``.html`` for ``to`` and queue them,
+    in ``to``'s language: ``subject`` is best a ``lazy_gettext`` string, and
+    dates are best given as datetimes for the templates' ``when`` filter."""
     context = {"to": to, "customer": customer, "console_url": console_url(), **context}
-    message = OutboxMessage(
-        kind=kind, customer_id=customer.id if customer else None, recipient=to.email,
-        recipient_name=to.name, subject=subject,
-        text_body=render_template(f"mail/{template}.txt", **context),
-        html_body=render_template(f"mail/{template}.html", **context))
+    with force_locale(language(to)):
+        message = OutboxMessage(
+            kind=kind, customer_id=customer.id if customer else None, recipient=to.email,
+            recipient_name=to.name, subject=str(subject),
+            text_body=render_template(f"mail/{template}.txt", **context),
+            html_body=render_template(f"mail/{template}.html", **context))
     db.add(message)
     return message

@@ -10,6 +10,7 @@ import json
 
 from flask import Blueprint, Flask, Response, current_app
 
+from idp import i18n
 from idp.clients.models import ID_TOKEN_ALGORITHMS, GrantType
 from idp.keys import key_store
 from idp.protocol.claims_release import supported_claims
@@ -60,7 +61,7 @@ def metadata(app: Flask) -> dict:
         "require_request_uri_registration": False,
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": list(i18n.LANGUAGES),
         "access_token_signing_alg_values_supported": [ACCESS_TOKEN_ALG],
         # RFC 8707 defines no metadata name; this one says `resource` is honoured.
         "resource_indicators_supported": True,
