@@ -27,6 +27,8 @@ def outside_translation(source: str) -> list[str]:
     env = Environment(extensions=["jinja2.ext.i18n"])
     pieces, depth, expecting_name = [], 0, False
     for _, kind, value in env.lex(source):
+        if kind == "whitespace":
+            continue
         if kind == "block_begin":
             expecting_name = True
             continue
