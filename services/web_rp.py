@@ -36,7 +36,9 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
         # Our Referrer-Policy (no-referrer) leaves Flask-WTF no Referer to check
         # on https; security.same_origin checks Sec-Fetch-Site / Origin instead.
         WTF_CSRF_SSL_STRICT=False, WTF_CSRF_TIME_LIMIT=3600)
-    i18n.init_app(app, packages=[Path(__file__).parent], choose=language.choose,
+    # The provider's catalogue first: its shared words (roles, dates), then ours.
+    i18n.init_app(app, packages=[Path(i18n.__file__).parents[1], Path(__file__).parent],
+                  choose=language.choose,
                   time_zone=config.time_zone)
     app.context_processor(language.switcher)
     rp = WebRelyingParty(config)

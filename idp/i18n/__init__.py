@@ -119,7 +119,12 @@ def init_app(app: Flask, *, packages: Iterable[Path], choose: Callable[[], str |
     Babel(app, locale_selector=selector)
     # {% trans %} blocks are extracted trimmed (catalogues.OPTIONS): look them up so.
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.filters.update(when=formats.when, day=formats.day, phone=formats.phone)
+    from idp.i18n import words
+
+    app.jinja_env.filters.update(when=formats.when, day=formats.day, phone=formats.phone,
+                                 phone_kind=formats.kind, role_word=words.role,
+                                 customer_type_word=words.customer_type,
+                                 entitlement_word=words.entitlement)
     app.jinja_env.globals.update(html_lang=html_lang, current_language=current_language,
                                  language_names=NAMES)
 

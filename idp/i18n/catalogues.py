@@ -5,8 +5,8 @@ Each package that shows text (``idp``, ``admin_console``, ``services``) keeps
 ``translations/messages.pot`` and ``translations/<fr|nl>/LC_MESSAGES/messages.po``.
 English is the source language and has no catalogue.
 
-    python -m idp.i18n.catalogues update   # after changing text: extract, merge
-    python -m idp.i18n.catalogues check    # what lacks a French or Dutch translation
+    python -m idp.i18n update   # after changing text: extract, merge
+    python -m idp.i18n check    # what lacks a French or Dutch translation
 
 ``update`` also takes translations from ``translations/incoming/*.<fr|nl>.po``
 (written while a change is under way) for messages still untranslated.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -178,6 +177,3 @@ def main(argv: list[str]) -> int:
     print(f"{total} message(s) lack a translation")
     return 1 if total else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -88,7 +88,7 @@ def test_a_template_has_no_text_outside_the_translation_functions(path):
 def test_every_message_has_a_french_and_a_dutch_translation(package):
     gaps = catalogues.missing(ROOT / package)
     assert gaps == {language: [] for language in catalogues.TRANSLATED}, \
-        "run: python -m idp.i18n.catalogues update, and translate what it lists"
+        "run: python -m idp.i18n update, and translate what it lists"
 
 
 def test_the_check_finds_text_outside_the_translation_functions():
