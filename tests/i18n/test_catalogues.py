@@ -24,7 +24,7 @@ WORD = re.compile(r"[^\W\d_]{2,}")
 
 def outside_translation(source: str) -> list[str]:
     """The template's text (Jinja data) that is not inside {% trans %}."""
-    env = Environment(extensions=["jinja2.ext.i18n"])
+    env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)  # lexing only
     pieces, depth, expecting_name = [], 0, False
     for _, kind, value in env.lex(source):
         if kind == "whitespace":
