@@ -188,8 +188,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_URL", "smtp://127.0.0.1:8025", _text, "URL", False,
             "Where the outbox worker sends e-mail: `smtp://host:port` or "
             "`smtps://user:password@host:port`. The default is the demo mailbox."),
-    Setting("MAIL_FROM", "Keyholder <no-reply@keyholder.localhost>", _text,
-            "e-mail address", False, "The From address of every e-mail."),
     Setting("HOST", "127.0.0.1", _text, "address", True,
             "Address the provider listens on (`demo`, `serve`)."),
     Setting("PORT", 8000, _int_between(1, 65535), "TCP port", True,
@@ -264,6 +262,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OPERATOR_NAME", "MyProximus", _text, "text", True,
             "The name customers know the service by, shown in every page's header and in "
             "e-mails; the product's own name never appears on customer-facing pages."),
+    Setting("MAIL_FROM", lambda v: f"{v['OPERATOR_NAME']} <no-reply@keyholder.localhost>",
+            _text, "e-mail address", False, "The From address of every e-mail; its name is "
+            "the operator's.", "<OPERATOR_NAME> <no-reply@keyholder.localhost>"),
     Setting("OPERATOR_LOGO_URL", "", _optional_url, "URL", True,
             "The operator's logo in the header. Empty: the built-in mark."),
     Setting("PORTAL_URL", "", _optional_url, "URL", True,

@@ -37,8 +37,12 @@ def choose() -> str | None:
 
 
 def for_sign_in() -> str:
-    """``ui_locales`` for the authorization request."""
-    return i18n.from_ui_locales(request.args.get("ui_locales")) or i18n.current_language()
+    """``ui_locales`` for the authorization request. One asked for on
+    ``/login?ui_locales=`` is a choice: the service keeps it too."""
+    asked = i18n.from_ui_locales(request.args.get("ui_locales"))
+    if asked:
+        session[CHOSEN] = asked
+    return asked or i18n.current_language()
 
 
 def language_form() -> LanguageForm:

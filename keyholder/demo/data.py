@@ -3,7 +3,8 @@
 Smith ltd (123456789, business) with Philip Smith (administrator), Mary
 Jones and Thomas Taylor (users, each with an own mobile), and the Taylor
 household (987654321, residential) where Thomas is the administrator and
-Emma Taylor a user: Thomas belongs to both customers. The passwords are
+Emma Taylor a user: Thomas belongs to both customers. Philip reads Dutch,
+Mary French, the others English. The passwords are
 public on purpose; demo mode never runs in production.
 """
 
@@ -32,6 +33,7 @@ class DemoPerson:
     name: str
     password: str
     memberships: tuple[tuple[str, Role, str | None], ...]  # (customer, role, mobile)
+    locale: str = "en"  # the language of their pages and e-mails
 
 
 SMITH_LTD = DemoCustomer("123456789", "Smith ltd", CustomerType.BUSINESS)
@@ -40,9 +42,9 @@ CUSTOMERS = (SMITH_LTD, TAYLOR_HOUSEHOLD)
 
 PEOPLE = (
     DemoPerson("philip.smith@smith-ltd.example", "Philip Smith", "philip-demo",
-               ((SMITH_LTD.number, Role.ADMINISTRATOR, "+32470000001"),)),
+               ((SMITH_LTD.number, Role.ADMINISTRATOR, "+32470000001"),), locale="nl"),
     DemoPerson("mary.jones@smith-ltd.example", "Mary Jones", "mary-demo",
-               ((SMITH_LTD.number, Role.USER, "+32470000002"),)),
+               ((SMITH_LTD.number, Role.USER, "+32470000002"),), locale="fr"),
     DemoPerson("thomas.taylor@smith-ltd.example", "Thomas Taylor", "thomas-demo",
                ((SMITH_LTD.number, Role.USER, "+32470000003"),
                 (TAYLOR_HOUSEHOLD.number, Role.ADMINISTRATOR, None))),
@@ -71,7 +73,7 @@ def load_demo_data(app: Flask) -> list[str]:
             if person is None:
                 person = directory.add_person(spec.email, spec.name,
                                               passwords.hash(spec.password),
-                                              email_verified=True)
+                                              email_verified=True, locale=spec.locale)
                 added.append(f"person {spec.email}")
             for number, role, mobile in spec.memberships:
                 if directory.membership(person, customers[number]) is None:
