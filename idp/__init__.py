@@ -23,7 +23,15 @@ from idp import account, i18n, security_events
 from idp.clients import registry
 from idp.clients.cli import client_group
 from idp.directory import cli as directory_cli
-from idp.infrastructure import database, edge, health, housekeeping, migrate, security_headers
+from idp.infrastructure import (
+    database,
+    edge,
+    health,
+    housekeeping,
+    migrate,
+    security_headers,
+    unavailable,
+)
 from idp.infrastructure.passwords import PASSWORDS, Passwords
 from idp.keys.cli import keys_group
 from idp.login import views as login_views
@@ -63,7 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     lane.install(app)  # inside the edge, which wraps the app next
     edge.init_app(app)
-    database.init_app(app, settings.DATABASE_URL)
+    database.init_app(app, settings.DATABASE_URL, database.Tuning.from_settings(settings))
     i18n.init_app(app, packages=[Path(__file__).parent], choose=language.choose,
                   time_zone=settings.TIME_ZONE)
     language.init_app(app)
@@ -81,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     server.create_server(app)
     discovery.init_app(app)
     security_headers.init_app(app)
+    unavailable.init_app(app)
     for blueprint in (health.blueprint, discovery.blueprint, authorize.blueprint,
                       routes.blueprint, login_views.blueprint, device.blueprint):
         app.register_blueprint(blueprint)

@@ -173,6 +173,21 @@ SETTINGS: tuple[Setting, ...] = (
             "The directory database: `sqlite:///path` (embedded default) or "
             "`postgresql+psycopg://user@host/db` (production; extra `postgres`).",
             "sqlite:///<INSTANCE_PATH>/keyholder.db"),
+    Setting("DATABASE_POOL_SIZE", 5, _int_between(1, 200), "connections", True,
+            "PostgreSQL: connections each provider process keeps open."),
+    Setting("DATABASE_POOL_OVERFLOW", 10, _int_between(0, 200), "connections", True,
+            "PostgreSQL: connections a process may open beyond the pool at busy times."),
+    Setting("DATABASE_POOL_TIMEOUT", 2.0, _float_between(0.1, 60), "seconds", True,
+            "How long a request waits for a free connection before it is answered 503 "
+            "`temporarily_unavailable`."),
+    Setting("DATABASE_CONNECT_TIMEOUT", 3, _int_between(1, 60), "seconds", True,
+            "PostgreSQL: giving up on a server that does not accept the connection; TCP "
+            "keepalives and `tcp_user_timeout` give up on one that stops answering."),
+    Setting("DATABASE_STATEMENT_TIMEOUT", 5000, _int_between(100, 600_000), "milliseconds",
+            True, "PostgreSQL's `statement_timeout` for the provider's statements (not for "
+            "migrations): a hung server costs a request this long at most."),
+    Setting("DATABASE_LOCK_TIMEOUT", 2000, _int_between(100, 600_000), "milliseconds", True,
+            "PostgreSQL's `lock_timeout`: the longest wait for a row or table lock."),
     Setting("ISSUER", "http://127.0.0.1:8000", _issuer, "URL", False,
             "The provider's issuer identifier, as relying parties see it. "
             "https is required unless the host is loopback."),

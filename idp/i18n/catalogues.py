@@ -18,6 +18,7 @@ contents, written atomically: processes starting at once write the same bytes.""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import os
@@ -121,7 +122,9 @@ def merge(package: Path) -> None:
                 catalog = read_po(handle, locale=language)
         else:
             catalog = Catalog(locale=language, project="Keyholder", fuzzy=False)
-        catalog.update(template, no_fuzzy_matching=True)
+        # A copy: update() adds the template's own Message objects for new
+        # messages, and the first language's translations would stick to them.
+        catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
         for incoming in _incoming(package, language):
             for message in incoming:
                 if not message.id or not _filled(message.string):

@@ -81,14 +81,51 @@ def _explain(context: ExceptionContext) -> None:
         raise explain() from context.sqlalchemy_exception
 
 
-def create_database_engine(url: str) -> Engine:
-    """An engine for ``url`` with Keyholder's connection settings."""
+@dataclass(frozen=True)
+class Tuning:
+    """The pool and the timeouts (settings ``DATABASE_*``; docs/settings.md)."""
+
+    pool_size: int = 5
+    pool_overflow: int = 10
+    pool_timeout: float = 2.0
+    connect_timeout: int = 3
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 2000
+
+    @classmethod
+    def from_settings(cls, settings) -> Tuning:
+        return cls(settings.DATABASE_POOL_SIZE, settings.DATABASE_POOL_OVERFLOW,
+                   settings.DATABASE_POOL_TIMEOUT, settings.DATABASE_CONNECT_TIMEOUT,
+                   settings.DATABASE_STATEMENT_TIMEOUT, settings.DATABASE_LOCK_TIMEOUT)
+
+    def postgres_connect_args(self) -> dict:
+        # A server that is down refuses at once; one that hangs is given up
+        # on by the connect timeout, then by TCP keepalives and
+        # tcp_user_timeout (unacknowledged data), and a statement by
+        # statement_timeout: no request waits on it for long.
+        return {"connect_timeout": self.connect_timeout, "keepalives": 1,
+                "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3,
+                "tcp_user_timeout": (self.connect_timeout + 2) * 1000,
+                "options": f"-c statement_timeout={self.statement_timeout_ms} "
+                           f"-c lock_timeout={self.lock_timeout_ms}"}
+
+
+def create_database_engine(url: str, tuning: Tuning | None = None) -> Engine:
+    """An engine for ``url`` with Keyholder's connection settings. Never
+    logs statement parameters (they can hold a code's or a token's hash)."""
+    tuning = tuning or Tuning()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # pool_pre_ping: a connection lost since its last use (a restart, a
+        # failover) is replaced at checkout, so the request is tried once more.
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True,
+                               pool_size=tuning.pool_size, max_overflow=tuning.pool_overflow,
+                               pool_timeout=tuning.pool_timeout,
+                               connect_args=tuning.postgres_connect_args())
     event.listen(engine, "handle_error", _explain)
     return engine
 
@@ -138,8 +175,8 @@ class _State:
     sessions: sessionmaker[Session]
 
 
-def init_app(app: Flask, url: str) -> None:
-    engine = create_database_engine(url)
+def init_app(app: Flask, url: str, tuning: Tuning | None = None) -> None:
+    engine = create_database_engine(url, tuning)
     app.extensions[EXTENSION] = _State(engine, sessionmaker(engine, expire_on_commit=False))
     app.teardown_appcontext(_close_session)
 

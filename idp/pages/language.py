@@ -31,6 +31,7 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import SQLAlchemyError
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf
 
@@ -75,8 +76,11 @@ def saved() -> str | None:
     if "person_language" not in g:
         g.person_language = None
         if request.cookies.get(sessions.cookie_name(current_app)):
-            with database.new_session() as db:
-                g.person_language = i18n.language_of(sessions.person_locale(db))
+            try:
+                with database.new_session() as db:
+                    g.person_language = i18n.language_of(sessions.person_locale(db))
+            except SQLAlchemyError:
+                pass  # the database is down: the page that says so needs a language too
     return g.person_language
 
 

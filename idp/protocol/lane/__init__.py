@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.infrastructure import unavailable
 from idp.infrastructure.edge import is_issuer_origin
 from idp.protocol.lane import handlers, request
 
@@ -47,7 +48,10 @@ class FastLane:
         if handler is not None and not environ.get("QUERY_STRING") and is_issuer_origin(
                 environ["wsgi.url_scheme"], environ.get("HTTP_HOST", ""), self.issuer):
             parsed = request.read(environ)
-            answer = handler(self.lane, parsed) if parsed is not None else None
+            try:
+                answer = handler(self.lane, parsed) if parsed is not None else None
+            except unavailable.ERRORS as error:
+                return unavailable.wsgi_answer(error, environ, start_response)
             if answer is not None:
                 return answer.send(start_response)
         return self.wsgi_app(environ, start_response)
