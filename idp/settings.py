@@ -239,6 +239,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Access tokens whose signature each process remembers having verified "
             "(expiry and key re-checked at each use; the live state is always read). "
             "0 turns the memo off."),
+    Setting("CLOCK_LEEWAY", 60, _int_between(0, 300), "seconds", True,
+            "How far in the future a token's `iat` or `nbf` may be when the provider "
+            "checks its own tokens (another node's clock may run ahead). `exp` is never "
+            "stretched."),
     Setting("ACCESS_TOKEN_LIFETIME", 300, _int_between(30, 3600), "seconds", True,
             "Lifetime of JWT access tokens (RFC 9068). Short, because a JWT "
             "keeps the role it was issued with until it expires."),

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import ExpiredTokenError, InvalidClaimError, InvalidKeyIdError, JoseError
 from joserfc.jwt import JWTClaimsRegistry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -90,12 +90,27 @@ class PresentedToken:
                 or (client.resource_uri is not None and client.resource_uri in self.audience))
 
 
+class SkewTolerantClaims(JWTClaimsRegistry):
+    """Our nodes' clocks may differ a little: ``iat`` and ``nbf`` up to the
+    leeway in the future are accepted (``KEYHOLDER_CLOCK_LEEWAY``), while
+    ``exp`` stays strict, so a token never lives longer than it says."""
+
+    def validate_exp(self, value: object) -> None:
+        # joserfc's own rule with no leeway (the registry is shared by threads:
+        # its leeway is not ours to change for a moment).
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidClaimError("exp", "Claim 'exp' must be a NumericDate value")
+        if value <= self.now:
+            raise ExpiredTokenError("exp")
+
+
 class AccessTokenChecks:
     """The JWT checks of our access tokens for one app, with its memo."""
 
     def __init__(self, app: Flask, memo_size: int) -> None:
         self._app = app  # the key store is looked up at each use: tests may replace it
-        self.registry = JWTClaimsRegistry(
+        self.registry = SkewTolerantClaims(
+            leeway=app.config["KEYHOLDER"].CLOCK_LEEWAY,
             iss={"essential": True, "value": app.config["KEYHOLDER"].ISSUER},
             exp={"essential": True}, jti={"essential": True}, client_id={"essential": True},
             sub={"essential": True})
