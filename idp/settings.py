@@ -253,6 +253,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600, _int_between(60, 365 * 24 * 3600),
             "seconds", True, "Absolute lifetime of a refresh-token family, from "
             "the login it came from; rotation never extends it."),
+    Setting("REFRESH_RETRY_GRACE", 10, _int_between(0, 60), "seconds", True,
+            "A refresh token sent again this soon after its use, by the same client, while "
+            "its replacement is still unused, is a retry of a lost answer: it gets a fresh "
+            "rotation instead of revoking the family. 0: every second use revokes."),
     Setting("SESSION_LIFETIME", 12 * 3600, _int_between(60, 30 * 24 * 3600), "seconds",
             True, "Absolute lifetime of a single sign-on session at the provider."),
     Setting("INTENT_NOTICE_INTERVAL", 24 * 3600, _int_between(60, 30 * 24 * 3600), "seconds",

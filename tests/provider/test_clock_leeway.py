@@ -12,13 +12,17 @@ import requests
 from joserfc import jwt
 
 from idp.keys import key_store
-from tests.provider.test_jwt_forgery import MARY  # noqa: F401 (the same person)
-from tests.provider.test_jwt_forgery import genuine, refused  # noqa: F401 (fixtures)
+from tests.provider.test_jwt_forgery import genuine_tokens, refused
 
 
 @pytest.fixture(scope="module")
 def provider(shared_provider):
     return shared_provider
+
+
+@pytest.fixture
+def genuine(provider, web):
+    return genuine_tokens(provider, web)
 
 
 def signed(provider, header: dict, claims: dict) -> str:

@@ -40,6 +40,11 @@ def segments(header: dict, claims: dict) -> str:
 
 @pytest.fixture
 def genuine(provider, web):
+    return genuine_tokens(provider, web)
+
+
+def genuine_tokens(provider, web):
+    """Mary's tokens from a real sign-in, and the access token's header and claims."""
     agent = UserAgent(provider.url)
     authorization = web.authorization()
     code = agent.code_for(web, authorization, email=MARY.email, password=MARY.password)
