@@ -272,6 +272,13 @@ SETTINGS: tuple[Setting, ...] = (
             True, "How long pushes to a receiver are retried: an event still not "
             "delivered this long after it was queued pauses its stream (the events are "
             "held; `keyholder ssf enable` resumes), and a logout token is given up."),
+    Setting("READY_OUTBOX_LAG", 300, _int_between(10, 7 * 24 * 3600), "seconds", True,
+            "`/health/ready` answers 503 when an e-mail has waited longer than this to be "
+            "sent (the outbox worker is stuck or the mail server refuses)."),
+    Setting("DRAIN_SECONDS", 5.0, _float_between(0, 120), "seconds", True,
+            "`keyholder serve`, after SIGTERM: how long `/health/ready` answers 503 while "
+            "requests are still served, so the load balancer stops sending before the "
+            "listener closes. 0: stop at once."),
     Setting("PASSWORD_TIME_COST", 3, _int_between(1, 20), "iterations", True,
             "argon2id passes (RFC 9106 §4, second recommended option). Raising "
             "it rehashes each password at its next login."),

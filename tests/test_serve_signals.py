@@ -187,3 +187,31 @@ def test_a_stop_while_the_workers_start_is_prompt(instance):
         kill(server)
     assert server.returncode == 0, output(server)
     assert "Started worker" not in output(server)
+
+
+def test_sigterm_drains_first(instance):
+    """After SIGTERM, /health/ready answers 503 for KEYHOLDER_DRAIN_SECONDS
+    while every other request is still served; then the server stops
+    (issue 15: a balancer polling readiness stops sending before the
+    listener closes, so it drops nothing)."""
+    env, port = instance
+    env = {**env, "KEYHOLDER_DRAIN_SECONDS": "2"}
+    server = serve(env, port, "--workers", "2")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert requests.get(f"{base}/health/ready", timeout=5).status_code == 200
+        signalled = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        eventually(lambda: requests.get(f"{base}/health/ready", timeout=5).status_code == 503,
+                   seconds=1)
+        assert requests.get(f"{base}/health/ready", timeout=5).json()["node"] == "draining"
+        served = 0
+        while time.monotonic() - signalled < 1.5:
+            assert requests.get(f"{base}/jwks.json", timeout=5).status_code == 200
+            served += 1
+        assert served > 10
+        server.wait(timeout=30)
+        assert time.monotonic() - signalled >= 2
+    finally:
+        kill(server)
+    assert server.returncode == 0, output(server)

@@ -17,9 +17,12 @@ import functools
 import importlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -30,6 +33,7 @@ from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from werkzeug.serving import WSGIRequestHandler
 
+from idp.infrastructure.health import DRAIN_FILE
 from idp.settings import PREFIX, Settings
 
 # An idle keep-alive connection is closed after this long (hyper's header
@@ -143,9 +147,32 @@ def _worker_forked(server_pid: int) -> None:
 
 class Server(Granian):
     """granian's server, stopping cleanly when systemd stops it: its default
-    KillMode sends SIGTERM to every process of the service, the workers too."""
+    KillMode sends SIGTERM to every process of the service, the workers too.
+
+    Draining: a first SIGTERM (or SIGINT) makes ``/health/ready`` answer 503
+    (a file the workers see, :data:`idp.infrastructure.health.DRAIN_FILE`)
+    while everything is still served, for ``drain_seconds``; then the
+    listener closes and the requests in flight finish. A second signal stops
+    at once. (Under systemd use ``KillMode=mixed``, so that the workers are
+    not told to stop before the server is.)"""
+
+    drain_seconds = 0.0
+    drain_file: str | None = None
+    _draining = False
 
     def signal_handler_interrupt(self, *args, **kwargs):
+        if self.drain_seconds > 0 and self.drain_file and not self._draining:
+            self._draining = True
+            Path(self.drain_file).touch()
+            log.info("draining: /health/ready answers 503 for %.1f s, then stopping",
+                     self.drain_seconds)
+            timer = threading.Timer(self.drain_seconds, self._stop, args, kwargs)
+            timer.daemon = True
+            timer.start()
+            return
+        self._stop(*args, **kwargs)
+
+    def _stop(self, *args, **kwargs):
         for worker in self.wrks:  # got the signal as well: their exit is no crash
             worker.interrupt_by_parent = True
         super().signal_handler_interrupt(*args, **kwargs)
@@ -226,10 +253,16 @@ def serve(target: str, settings: Settings, host: str | None, port: int | None,
     """Serve until SIGTERM or SIGINT (graceful stop); SIGHUP replaces the
     workers one by one; a worker that dies is replaced."""
     server = granian_server(target, settings, host, port, workers, threads)
+    drain_folder = tempfile.mkdtemp(prefix="keyholder-serve-")
+    server.drain_file = os.environ[DRAIN_FILE] = os.path.join(drain_folder, "draining")
+    server.drain_seconds = settings.DRAIN_SECONDS
     if sys.platform == "linux" and not _migrates_queued_connections():
         log.warning("net.ipv4.tcp_migrate_req is not 1: the connections queued at a worker "
                     "that stops (SIGHUP, memory limit, crash) are reset instead of going to "
                     "another worker. Set it to 1 (Linux 5.14 or later).")
     # This process forks only its workers (granian's multiprocessing, fork method).
     os.register_at_fork(after_in_child=functools.partial(_worker_forked, os.getpid()))
-    server.serve(target_loader=load_app)
+    try:
+        server.serve(target_loader=load_app)
+    finally:
+        shutil.rmtree(drain_folder, ignore_errors=True)
