@@ -8,27 +8,32 @@ belong to it ("Scoped to the customer shown", docs/security.md)."""
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
 
 from admin_console import administration, context, invitations
 from admin_console.blueprint import blueprint
 from admin_console.forms import ButtonForm, InvitationIdForm, InviteForm, MemberForm
+from idp.directory import audit_words
 from idp.directory.locks import count_administrators
+from idp.directory.models import AuditEvent
 from idp.directory.services import Directory
+from idp.i18n import _l
 from idp.infrastructure import database
-from idp.outbox import mail
 
-TOO_OLD = "This page was open too long. Nothing was changed; please try again."
+TOO_OLD = _l("This page was open too long. Nothing was changed; please try again.")
+AUDIT_PAGE = 50  # events per page of the audit trail, newest first
 
 
 def administrator():
     console = context.load()
     if not console.is_administrator:
-        abort(403, "Only an administrator of this customer number can see this page.")
+        abort(403, _("Only an administrator of this customer number can see this page."))
     return console
 
 
 def report(result) -> None:
-    flash(result.message, "done" if result else "refused")
+    flash(str(result.message), "done" if result else "refused")  # a lazy one too
 
 
 def number_in(raw: str | None) -> int | None:
@@ -48,7 +53,7 @@ def members_page(console, invite_form: InviteForm | None = None, message: str | 
         "console/members.html", console=console, form=ButtonForm(),
         invite_form=invite_form or InviteForm(formdata=None), message=message,
         members=Directory(db).members_of(console.customer),
-        invitations=invitations.pending(db, console.customer.id), when=mail.when,
+        invitations=invitations.pending(db, console.customer.id),
         invitation_form=InvitationIdForm(formdata=None)), status
 
 
@@ -62,11 +67,11 @@ def _on_member(action):
     console = administrator()
     form = MemberForm()
     if not form.validate_on_submit() and form.csrf_token.errors:
-        flash(TOO_OLD, "refused")
+        flash(str(TOO_OLD), "refused")
         return None
     member_id = _member_id(form)
     if member_id is None:
-        flash(administration.NO_SUCH_MEMBER.message, "refused")
+        flash(str(administration.NO_SUCH_MEMBER.message), "refused")
         return None
     result = action(current_app, console.person.id, console.customer.id, member_id)
     report(result)
@@ -96,7 +101,7 @@ def remove_member():
     member = next((m for m in Directory(database.session()).members_of(console.customer)
                    if m.id == member_id), None)
     if member is None:
-        flash(administration.NO_SUCH_MEMBER.message, "refused")
+        flash(str(administration.NO_SUCH_MEMBER.message), "refused")
         return redirect(url_for("console.members"), 303)
     return render_template("console/remove_member.html", console=console, member=member,
                            form=ButtonForm())
@@ -106,7 +111,7 @@ def remove_member():
 def self_promotion():
     console = administrator()
     if not ButtonForm().validate_on_submit() or request.form.get("open") not in {"0", "1"}:
-        flash(TOO_OLD, "refused")
+        flash(str(TOO_OLD), "refused")
     else:
         report(administration.set_self_promotion(current_app, console.person.id,
                                                  console.customer.id,
@@ -118,7 +123,7 @@ def self_promotion():
 def second_factor():
     console = administrator()
     if not ButtonForm().validate_on_submit() or request.form.get("required") not in {"0", "1"}:
-        flash(TOO_OLD, "refused")
+        flash(str(TOO_OLD), "refused")
     else:
         report(administration.set_second_factor_required(
             current_app, console.person.id, console.customer.id,
@@ -145,7 +150,7 @@ def hand_over():
     form = MemberForm()
     member_id = _member_id(form) if form.validate_on_submit() else None
     if member_id is None:
-        flash(TOO_OLD, "refused")
+        flash(str(TOO_OLD), "refused")
         return redirect(url_for("console.members"), 303)
     result = administration.hand_over(current_app, console.person.id, console.customer.id,
                                       member_id)
@@ -155,9 +160,16 @@ def hand_over():
 
 @blueprint.get("/audit")
 def audit():
+    """The newest events of the customer, each a sentence (the names read in one query)."""
     console = administrator()
     db = database.session()
-    directory = Directory(db)
-    events = list(reversed(directory.audit_trail(console.customer)))
-    people = {m.person_id: m.person for m in directory.members_of(console.customer)}
-    return render_template("console/audit.html", console=console, events=events, people=people)
+    query = select(AuditEvent).where(AuditEvent.customer_id == console.customer.id)
+    before = number_in(request.args.get("before"))
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    events = db.scalars(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)).all()
+    older = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    events = events[:AUDIT_PAGE]
+    said = audit_words.sentences(db, events, viewer_id=console.person.id)
+    return render_template("console/audit.html", console=console, older=older,
+                           events=list(zip(events, said, strict=True)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_babel import gettext as _
 
 from idp.directory.models import Customer, Membership, Person
 from idp.directory.services import Directory
@@ -51,13 +52,16 @@ def load() -> Console | None:
     chosen = next((m for m in memberships if m.customer.number == wanted), None)
     g.console = Console(sso, sso.person, memberships,
                         chosen or (memberships[0] if memberships else None))
+    if g.console.membership is not None:  # the shared header shows this role (idp.pages.masthead)
+        g.masthead_role = g.console.membership.role.value
+        g.masthead_customer = g.console.customer.number
     return g.console
 
 
 def guard():
     """``before_request`` of the console blueprint."""
     if request.method == "POST" and not _same_origin():
-        abort(403, "This form was sent from another site, so nothing was changed.")
+        abort(403, _("This form was sent from another site, so nothing was changed."))
     if load() is None:
         return redirect(url_for("login.login", next=request.full_path.rstrip("?")))
     return None

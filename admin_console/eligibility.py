@@ -17,10 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
 from claims.policy import Allowed
 from claims.vocabulary import Channel, CustomerType, Role
 from idp.directory.administrators import one_administrator_rule
 from idp.directory.models import Customer, Membership, Person
+from idp.i18n import _l
 
 
 class Refusal(StrEnum):
@@ -51,7 +55,7 @@ class Refused:
     """Why not (``code`` for audits and tests, ``message`` for the person)."""
 
     code: Refusal
-    message: str
+    message: str  # in the page's language (lazy for a module-level refusal)
 
     def __bool__(self) -> bool:
         return False
@@ -61,31 +65,38 @@ Eligibility = Allowed | Refused
 
 # The same words for a mistyped number and for another company's number: the
 # number is printed on every bill, so which numbers exist must not leak.
-WRONG_NUMBER = ("This is not the customer number of an account you belong to. Please check "
-                "the number on your bill and try again.")
-HELPDESK = "It has no administrator now, so please contact our helpdesk."
-MEMBERS_PAGE = "on the Members page of the console"
+WRONG_NUMBER = _l("This is not the customer number of an account you belong to. Please check "
+                  "the number on your bill and try again.")
 
 
 def names(people: Sequence[str], conjunction: str = "or") -> str:
-    """"Philip Smith", "Philip Smith or Anna Smith", "A, B, C or 2 more"."""
+    """"Philip Smith", "Philip Smith or Anna Smith", "A, B, C or 2 more"
+    (``conjunction``: "or" or "and"), in the page's language."""
     shown = list(people[:3])
     if len(people) > 3:
-        return f"{', '.join(shown)} {conjunction} {len(people) - 3} more"
+        more = len(people) - 3
+        if conjunction == "and":
+            return ngettext("%(names)s and %(num)d more", "%(names)s and %(num)d more", more,
+                            names=", ".join(shown))
+        return ngettext("%(names)s or %(num)d more", "%(names)s or %(num)d more", more,
+                        names=", ".join(shown))
     if len(shown) <= 1:
         return "".join(shown)
-    return f"{', '.join(shown[:-1])} {conjunction} {shown[-1]}"
+    first, last = ", ".join(shown[:-1]), shown[-1]
+    if conjunction == "and":
+        return _("%(first)s and %(last)s", first=first, last=last)
+    return _("%(first)s or %(last)s", first=first, last=last)
 
 
 def _ask_to_make(customer: Customer, administrators: Sequence[str]) -> str:
     """Who can make this member administrator, and how."""
     if not administrators:
-        return HELPDESK
+        return _("It has no administrator now, so please contact our helpdesk.")
     if customer.type is CustomerType.RESIDENTIAL:
-        return (f"Please ask the administrator, {administrators[0]}, to hand administration "
-                f"over to you {MEMBERS_PAGE}.")
-    return (f"Please ask {names(administrators)} to make you an administrator "
-            f"{MEMBERS_PAGE}.")
+        return _("Please ask the administrator, %(name)s, to hand administration over to you "
+                 "on the Members page of the console.", name=administrators[0])
+    return _("Please ask %(names)s to make you an administrator on the Members page of the "
+             "console.", names=names(administrators))
 
 
 def may_promote(person: Person, membership: Membership | None, customer: Customer | None,
@@ -94,46 +105,55 @@ def may_promote(person: Person, membership: Membership | None, customer: Custome
     as the console's own rules go? ``administrators`` are the names of the
     customer's administrators, for the advice."""
     if channel != Channel.WEB.value:
-        return Refused(Refusal.APP_CHANNEL,
-                       "Becoming administrator is done on the web site, not in the app. Please "
-                       "sign in on the web site and try again.")
+        return Refused(Refusal.APP_CHANNEL, _(
+            "Becoming administrator is done on the web site, not in the app. Please sign in on "
+            "the web site and try again."))
     if membership is None or customer is None:
-        return Refused(Refusal.WRONG_NUMBER, WRONG_NUMBER)
+        return Refused(Refusal.WRONG_NUMBER, str(WRONG_NUMBER))
     number = customer.number
     if not person.is_active:
-        return Refused(Refusal.SUSPENDED, "Your account is suspended, so it cannot become "
-                       "administrator. Please contact our helpdesk.")
+        return Refused(Refusal.SUSPENDED, _(
+            "Your account is suspended, so it cannot become administrator. Please contact our "
+            "helpdesk."))
     if not person.email_verified:
-        return Refused(Refusal.UNVERIFIED, "Please confirm your e-mail address first: "
-                       "administrators are told of changes by e-mail. Follow the link we sent "
-                       f"to {person.email}, or send the link again.")
+        return Refused(Refusal.UNVERIFIED, _(
+            "Please confirm your e-mail address first: administrators are told of changes by "
+            "e-mail. Follow the link we sent to %(email)s, or send the link again.",
+            email=person.email))
     if membership.role is Role.ADMINISTRATOR:
-        return Refused(Refusal.ALREADY,
-                       f"You are already an administrator of customer number {number}.")
+        return Refused(Refusal.ALREADY, _(
+            "You are already an administrator of customer number %(number)s.", number=number))
     if membership.excluded_from_administration:
-        return Refused(Refusal.EXCLUDED,
-                       f"An administrator of customer number {number} has excluded you from "
-                       f"administration. {_ask_to_make(customer, administrators)}")
+        return Refused(Refusal.EXCLUDED, _(
+            "An administrator of customer number %(number)s has excluded you from "
+            "administration. %(next)s", number=number,
+            next=_ask_to_make(customer, administrators)))
     if not customer.self_promotion_open:
         if not administrators:
-            opener = ("It has no administrator to open it again, so please contact our "
-                      "helpdesk.")
+            opener = _("It has no administrator to open it again, so please contact our "
+                       "helpdesk.")
         else:
-            opener = (f"Only an administrator can open it again: {names(administrators)}. "
-                      f"{_ask_to_make(customer, administrators)}")
-        return Refused(Refusal.CLOSED,
-                       f"The administrators of customer number {number} have closed "
-                       f"self-promotion. {opener}")
+            opener = _("Only an administrator can open it again: %(names)s. %(next)s",
+                       names=names(administrators),
+                       next=_ask_to_make(customer, administrators))
+        return Refused(Refusal.CLOSED, _(
+            "The administrators of customer number %(number)s have closed self-promotion. "
+            "%(next)s", number=number, next=opener))
     return Allowed()
 
 
 def residential_taken(customer: Customer, administrators: Sequence[str] = ()) -> Refused:
     """The directory's one-administrator rule refused: the console's words for it."""
-    who = f"the administrator, {administrators[0]}," if administrators else "the administrator"
-    return Refused(Refusal.RESIDENTIAL_TAKEN,
-                   f"Customer number {customer.number} is a residential customer, which has "
-                   f"one administrator, and it has one already. Please ask {who} to hand "
-                   f"administration over to you {MEMBERS_PAGE}.")
+    if administrators:
+        return Refused(Refusal.RESIDENTIAL_TAKEN, _(
+            "Customer number %(number)s is a residential customer, which has one "
+            "administrator, and it has one already. Please ask the administrator, %(name)s, "
+            "to hand administration over to you on the Members page of the console.",
+            number=customer.number, name=administrators[0]))
+    return Refused(Refusal.RESIDENTIAL_TAKEN, _(
+        "Customer number %(number)s is a residential customer, which has one administrator, "
+        "and it has one already. Please ask the administrator to hand administration over to "
+        "you on the Members page of the console.", number=customer.number))
 
 
 def advise(person: Person, membership: Membership, channel: str,

@@ -6,14 +6,15 @@ from wtforms.validators import DataRequired, Length
 
 from idp.account.links import MAX_SECRET
 from idp.directory.contacts import EMAIL_MAX, NAME_MAX
+from idp.i18n import _l
 from idp.infrastructure.passwords import MAX_LENGTH
 
 
 class BecomeAdministratorForm(FlaskForm):
     # Room for spaces, dots and dashes; longer input is refused without work.
-    customer_number = StringField("Customer number",
+    customer_number = StringField(_l("Customer number"),
                                   validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Password", validators=[Length(max=1024)])
+    password = PasswordField(_l("Password"), validators=[Length(max=1024)])
 
 
 class ButtonForm(FlaskForm):
@@ -29,9 +30,9 @@ class InvitationIdForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = StringField("E-mail address", validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     # Room for spaces, dots, dashes and parentheses around the 15 digits of E.164.
-    mobile = StringField("Own mobile (optional)", validators=[Length(max=32)])
+    mobile = StringField(_l("Own mobile (optional)"), validators=[Length(max=32)])
 
 
 class InvitationForm(FlaskForm):
@@ -43,9 +44,9 @@ class InvitationForm(FlaskForm):
 class NewMemberForm(InvitationForm):
     """Accepting an invitation without a login yet: a name and a password."""
 
-    name = StringField("Your name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=NAME_MAX)])
     # No maximum below the policy's: a long passphrase must not be cut.
-    password = PasswordField("Choose a password",
+    password = PasswordField(_l("Choose a password"),
                              validators=[DataRequired(), Length(max=MAX_LENGTH)])
-    again = PasswordField("The password again",
+    again = PasswordField(_l("The password again"),
                           validators=[DataRequired(), Length(max=MAX_LENGTH)])

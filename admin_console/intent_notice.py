@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.directory import locks
 from idp.directory.models import AuditEvent, Person, utcnow
 from idp.directory.services import AuditAction, Directory, person_actor
+from idp.i18n import _l
 from idp.infrastructure import database
 from idp.outbox import mail
 
@@ -46,9 +48,9 @@ class TooSoon:
 
     @property
     def message(self) -> str:
-        return (f"You already let the administrators know on {mail.when(self.last_sent)}. "
-                f"Nothing was sent. You can let them know again from "
-                f"{mail.when(self.next_allowed)}.")
+        return _("You already let the administrators know on %(sent)s. Nothing was sent. You "
+                 "can let them know again from %(next)s.", sent=mail.when(self.last_sent),
+                 next=mail.when(self.next_allowed))
 
     def __bool__(self) -> bool:
         return False
@@ -100,8 +102,9 @@ def announce_intent(app: Flask, person_id: str, customer_id: int) -> Told | TooS
         admins = [m for m in locks.administrators(db, customer.id) if m.person_id != person.id]
         for admin in admins:
             mail.queue(db, "promotion.intent", "intent_notice",
-                       f"{person.name} intends to become an administrator of customer "
-                       f"{customer.number}", admin.person, customer, member=person)
+                       _l("%(name)s intends to become an administrator of customer %(number)s",
+                          name=person.name, number=customer.number),
+                       admin.person, customer, member=person)
         Directory(db).record(AuditAction.INTENT_ANNOUNCED, person_actor(person),
                              customer=customer, person=person, told=len(admins))
         return Told(tuple(a.person.name for a in admins))

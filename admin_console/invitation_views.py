@@ -22,6 +22,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from admin_console import context, invitations
 from admin_console.administrators_views import (
@@ -37,18 +38,18 @@ from admin_console.forms import InvitationForm, InvitationIdForm, InviteForm, Ne
 from admin_console.invitations import Invitation, Joined
 from idp.account import links
 from idp.account.links import LinkRefused
+from idp.i18n import _l
 from idp.infrastructure import database
 from idp.infrastructure.passwords import MIN_LENGTH
 from idp.infrastructure.security_headers import same_origin
 from idp.login import sessions
-from idp.outbox import mail
 
 blueprint = Blueprint("invitation", __name__, url_prefix="/console/invitation",
                       template_folder="templates")
 
-NOT_THE_SAME = "The two passwords are not the same. Please type your new password twice."
-POLICY = (f"At least {MIN_LENGTH} characters; no other rules. A few unrelated words make a "
-          "long password that is easy to remember and hard to guess.")
+NOT_THE_SAME = _l("The two passwords are not the same. Please type your new password twice.")
+POLICY = _l("At least %(num)d characters; no other rules. A few unrelated words make a long "
+            "password that is easy to remember and hard to guess.", num=MIN_LENGTH)
 
 
 # -- the administrators' side (on the console's blueprint) ---------------------------
@@ -58,13 +59,13 @@ def invite():
     console_ = administrator()
     form = InviteForm()
     if not form.validate_on_submit():
-        message = TOO_OLD if form.csrf_token.errors else \
-            "Please give the e-mail address to invite (and an own mobile if there is one)."
+        message = str(TOO_OLD) if form.csrf_token.errors else \
+            _("Please give the e-mail address to invite (and an own mobile if there is one).")
         return members_page(console_, form, message, 400)
     result = invitations.invite(current_app, console_.person.id, console_.customer.id,
                                 form.email.data, form.mobile.data)
     if not result:
-        return members_page(console_, form, result.message, 400)
+        return members_page(console_, form, str(result.message), 400)
     report(result)
     return redirect(url_for("console.members"), 303)
 
@@ -76,9 +77,9 @@ def withdraw():
     valid = form.validate_on_submit()
     invitation_id = number_in(form.invitation.data)
     if not valid and form.csrf_token.errors:
-        flash(TOO_OLD, "refused")
+        flash(str(TOO_OLD), "refused")
     elif invitation_id is None:
-        flash(invitations.NO_SUCH_INVITATION.message, "refused")
+        flash(str(invitations.NO_SUCH_INVITATION.message), "refused")
     else:
         report(invitations.withdraw(current_app, console_.person.id, console_.customer.id,
                                     invitation_id))
@@ -90,8 +91,8 @@ def withdraw():
 @blueprint.before_request
 def from_our_pages():
     if request.method == "POST" and not same_origin(current_app.config["KEYHOLDER"].ISSUER):
-        return refused(LinkRefused("cross_site", "This form was sent from another site, so "
-                                                 "nothing was changed."), 403)
+        return refused(LinkRefused("cross_site", _("This form was sent from another site, so "
+                                                   "nothing was changed.")), 403)
     return None
 
 
@@ -115,8 +116,8 @@ def _page(invitation: Invitation, secret: str, form=None, message: str | None = 
           status: int = 200):
     sso = sessions.current(database.session())
     if invitation.member_already:
-        return refused(Refused(Refusal.ALREADY_MEMBER, invitations.ALREADY_MEMBER.format(
-            email=invitation.email, number=invitation.customer_number)))
+        return refused(Refused(Refusal.ALREADY_MEMBER, invitations.already_member(
+            invitation.email, invitation.customer_number)))
     if invitation.has_login:
         form = form if form is not None else InvitationForm(formdata=None, token=secret)
         signed_in_as = sso.person.email if sso is not None else None
@@ -124,7 +125,7 @@ def _page(invitation: Invitation, secret: str, form=None, message: str | None = 
         form = form if form is not None else NewMemberForm(formdata=None, token=secret)
         signed_in_as = None
     return render_template("console/invitation.html", invitation=invitation, form=form,
-                           message=message, signed_in_as=signed_in_as, when=mail.when,
+                           message=message, signed_in_as=signed_in_as,
                            login_url=_login_url(invitation, secret), policy=POLICY), status
 
 
@@ -143,8 +144,8 @@ def _joined(result: Joined):
                                login_url=url_for("login.login", next=url_for("console.home"),
                                                  login_hint=result.email))
     session[context.CHOSEN] = result.customer_number  # the console shows the new customer
-    flash(f"Welcome to {result.customer_name}: you are now a user of customer number "
-          f"{result.customer_number}.", "done")
+    flash(_("Welcome to %(name)s: you are now a user of customer number %(number)s.",
+            name=result.customer_name, number=result.customer_number), "done")
     return redirect(url_for("console.home"), 303)
 
 
@@ -153,8 +154,8 @@ def _posted(form: InvitationForm) -> tuple[Invitation | LinkRefused, bool]:
     rest of the form is complete."""
     complete = form.validate_on_submit()
     if form.csrf_token.errors:
-        return LinkRefused("form", "This page was open too long, so nothing was changed. "
-                                   "Please open the link in the e-mail again."), False
+        return LinkRefused("form", _("This page was open too long, so nothing was changed. "
+                                     "Please open the link in the e-mail again.")), False
     if form.token.errors:
         return links.UNKNOWN, False
     return _look(form.token.data), complete
@@ -168,14 +169,12 @@ def join_as_new_person():
         return refused(found)
     secret = form.token.data
     if found.has_login:
-        return _page(found, secret, status=400, message=(
-            f"There is a login with {found.email} already. Please sign in with it to "
-            "accept the invitation."))
+        return _page(found, secret, status=400, message=invitations.has_login(found.email))
     if not complete:
-        return _page(found, secret, form, "Please give your name, and your new password "
-                     "twice.", 400)
+        return _page(found, secret, form, _("Please give your name, and your new password "
+                                            "twice."), 400)
     if form.password.data != form.again.data:
-        return _page(found, secret, form, NOT_THE_SAME, 400)
+        return _page(found, secret, form, str(NOT_THE_SAME), 400)
     result = invitations.accept_as_new_person(current_app, secret, form.name.data,
                                               form.password.data)
     if isinstance(result, LinkRefused):

@@ -17,7 +17,11 @@ locked after it, in the same order as :func:`invite`, so an invitation and
 its acceptance cannot deadlock): audited, and the administrators told by
 e-mail through the outbox. A refusal (an expired, used or unknown link, an
 address that is a member already, the wrong person signed in, a bad name or
-password) changes nothing."""
+password) changes nothing.
+
+The invitation is written in the invited person's language when the address
+has a login, else in the inviting administrator's; a new person's language
+is the one of the page he accepted on."""
 
 from __future__ import annotations
 
@@ -25,10 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin_console.administration import Done, as_administrator, other_administrators, tell
+from admin_console.acting import Done, as_administrator, moment, other_administrators, tell
 from admin_console.eligibility import Refusal, Refused
 from claims.vocabulary import CustomerType, Role
 from idp.account import links
@@ -40,6 +45,7 @@ from idp.directory.contacts import normalise_email, normalise_mobile, normalise_
 from idp.directory.errors import InvalidInput
 from idp.directory.models import Customer, Membership, Person, utcnow
 from idp.directory.services import Directory, person_actor
+from idp.i18n import _l, current_language
 from idp.infrastructure import database
 from idp.infrastructure.passwords import PASSWORDS
 from idp.outbox import mail
@@ -49,17 +55,29 @@ INVITED = "membership.invited"
 INVITATION_ACCEPTED = "membership.invitation_accepted"
 INVITATION_WITHDRAWN = "membership.invitation_withdrawn"
 
-ALREADY_MEMBER = "{email} is already a member of customer number {number}."
-NO_SUCH_INVITATION = Refused(Refusal.NO_SUCH_INVITATION, "This invitation was accepted, has "
-                             "expired or was withdrawn already.")
+NO_SUCH_INVITATION = Refused(Refusal.NO_SUCH_INVITATION, _l(
+    "This invitation was accepted, has expired or was withdrawn already."))
+HELPDESK = _l("our helpdesk")
+
+
+def already_member(email: str, number: str) -> str:
+    return _("%(email)s is already a member of customer number %(number)s.", email=email,
+             number=number)
+
+
+def has_login(email: str) -> str:
+    return _("There is a login with %(email)s already. Please sign in with it to accept the "
+             "invitation.", email=email)
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """Whom an invitation goes to: an address, with a name when it is a login's."""
+    """Whom an invitation goes to: an address, with a name when it is a
+    login's, and the language to write in (:func:`idp.outbox.mail.language`)."""
 
     email: str
     name: str
+    locale: str
 
 
 @dataclass(frozen=True)
@@ -69,8 +87,8 @@ class Invited:
 
     @property
     def message(self) -> str:
-        return (f"We sent an invitation to {self.email}. It can be used once, until "
-                f"{mail.when(self.until)}.")
+        return _("We sent an invitation to %(email)s. It can be used once, until %(until)s.",
+                 email=self.email, until=mail.when(self.until))
 
     def __bool__(self) -> bool:
         return True
@@ -122,7 +140,7 @@ def _name_of(db: Session, actor: str) -> str:
     """The name behind an audit actor ("person:<sub>")."""
     person = db.get(Person, actor.removeprefix("person:")) if actor.startswith("person:") \
         else None
-    return person.name if person is not None else "our helpdesk"
+    return person.name if person is not None else HELPDESK
 
 
 # -- the administrator's side ----------------------------------------------------
@@ -137,8 +155,9 @@ def invite(app: Flask, actor_id: str, customer_id: int, email: str, mobile: str 
             return checked
         customer, actor = checked
         if customer.type is not CustomerType.BUSINESS:
-            return Refused(Refusal.NOT_BUSINESS, "Invitations are for business customers. "
-                           "Please contact our helpdesk to add a member to a household.")
+            return Refused(Refusal.NOT_BUSINESS, _(
+                "Invitations are for business customers. Please contact our helpdesk to add a "
+                "member to a household."))
         try:
             address = normalise_email(email)
             own_mobile = normalise_mobile(mobile) if mobile and mobile.strip() else None
@@ -146,8 +165,7 @@ def invite(app: Flask, actor_id: str, customer_id: int, email: str, mobile: str 
             return Refused(Refusal.INVALID, invalid.reason)
         existing = Directory(db).find_person(address)
         if existing is not None and locks.membership(db, existing.id, customer.id):
-            return Refused(Refusal.ALREADY_MEMBER,
-                           ALREADY_MEMBER.format(email=address, number=customer.number))
+            return Refused(Refusal.ALREADY_MEMBER, already_member(address, customer.number))
         by = person_actor(actor.person)
         secret = links.issue(db, LinkPurpose.INVITATION, email=address, actor=by,
                              customer=customer, role=Role.USER.value, mobile=own_mobile)
@@ -155,21 +173,24 @@ def invite(app: Flask, actor_id: str, customer_id: int, email: str, mobile: str 
                           .where(AccountLink.token_hash == links.digest(secret)))
         # "No tokens in logs or URLs": the e-mailed link has to carry its
         # secret; it rides in the query string, which access logs never record.
+        # An address without a login reads the inviting administrator's language.
+        to = Recipient(address, existing.name, existing.locale) if existing is not None \
+            else Recipient(address, "", current_language())
+        words = {"actor": actor.person.name, "email": address, "number": customer.number,
+                 "at": moment(), "until": moment(until)}
         mail.queue(db, "membership.invitation", "invitation",
-                   f"{actor.person.name} invites you to customer {customer.number}",
-                   Recipient(address, existing.name if existing is not None else ""), customer,
-                   by=actor.person, mobile=own_mobile, until=mail.when(until),
+                   _l("%(actor)s invites you to customer %(number)s", **words), to, customer,
+                   by=actor.person, mobile=own_mobile, until=until,
                    has_login=existing is not None,
                    link=absolute_url("invitation.page", token=secret))
         Directory(db).record(INVITED, by, customer=customer, email=address,
                              mobile=own_mobile is not None)
         others = other_administrators(db, customer, actor)
-        tell(db, "membership.invited", f"{actor.person.name} invited {address} to customer "
-             f"{customer.number}", others, customer,
-             f"{actor.person.name} invited {address} to customer {customer.number} as a user "
-             f"on {mail.when(utcnow())}. The invitation can be used once, until "
-             f"{mail.when(until)}.",
-             "You can withdraw it on the Members page of the console until it is accepted.")
+        tell(db, "membership.invited",
+             _l("%(actor)s invited %(email)s to customer %(number)s", **words), others, customer,
+             _l("%(actor)s invited %(email)s to customer %(number)s as a user on %(at)s. The "
+                "invitation can be used once, until %(until)s.", **words),
+             _l("You can withdraw it on the Members page of the console until it is accepted."))
         return Invited(address, until)
 
 
@@ -203,12 +224,15 @@ def withdraw(app: Flask, actor_id: str, customer_id: int, invitation_id: int
         by = person_actor(actor.person)
         Directory(db).record(INVITATION_WITHDRAWN, by, customer=customer, email=link.email)
         others = other_administrators(db, customer, actor)
-        tell(db, "membership.invitation_withdrawn", f"{actor.person.name} withdrew the "
-             f"invitation of {link.email}", others, customer,
-             f"{actor.person.name} withdrew the invitation of {link.email} to customer "
-             f"{customer.number} on {mail.when(utcnow())}.",
-             "The link in that invitation no longer works.")
-        return Done(f"The invitation of {link.email} is withdrawn: its link no longer works.")
+        words = {"actor": actor.person.name, "email": link.email, "number": customer.number,
+                 "at": moment()}
+        tell(db, "membership.invitation_withdrawn",
+             _l("%(actor)s withdrew the invitation of %(email)s", **words), others, customer,
+             _l("%(actor)s withdrew the invitation of %(email)s to customer %(number)s on "
+                "%(at)s.", **words),
+             _l("The link in that invitation no longer works."))
+        return Done(_("The invitation of %(email)s is withdrawn: its link no longer works.",
+                      email=link.email))
 
 
 # -- the invited person's side ----------------------------------------------------
@@ -261,13 +285,14 @@ def _join(db: Session, link: AccountLink, customer: Customer, person: Person,
     Directory(db).record(INVITATION_ACCEPTED, person_actor(person), customer=customer,
                          person=person, how="invitation", invited_by=link.created_by)
     administrators = [m.person for m in locks.administrators(db, customer.id)]
+    words = {"name": person.name, "email": person.email, "number": customer.number,
+             "inviter": _name_of(db, link.created_by), "at": moment()}
     tell(db, "membership.invitation_accepted",
-         f"{person.name} joined customer {customer.number}", administrators, customer,
-         f"{person.name} ({person.email}) accepted the invitation of "
-         f"{_name_of(db, link.created_by)} and is a user of customer {customer.number} "
-         f"since {mail.when(utcnow())}.",
-         f"You can change {person.name}'s role or remove {person.name} on the Members page "
-         "of the console.")
+         _l("%(name)s joined customer %(number)s", **words), administrators, customer,
+         _l("%(name)s (%(email)s) accepted the invitation of %(inviter)s and is a user of "
+            "customer %(number)s since %(at)s.", **words),
+         _l("You can change %(name)s's role or remove %(name)s on the Members page of the "
+            "console.", **words))
     return Joined(person.email, person.name, customer.number, customer.name, new_person)
 
 
@@ -288,10 +313,10 @@ def accept_as_new_person(app: Flask, secret: object, name: str, password: str
         link, customer = found
         directory = Directory(db)
         if directory.find_person(link.email) is not None:
-            return Refused(Refusal.HAS_ACCOUNT, f"There is a login with {link.email} "
-                           "already. Please sign in with it to accept the invitation.")
+            return Refused(Refusal.HAS_ACCOUNT, has_login(link.email))
+        # He reads his e-mails in the language of the page he accepted on.
         person = directory.add_person(link.email, name, password_hash, email_verified=True,
-                                      actor=link.created_by)
+                                      locale=current_language(), actor=link.created_by)
         return _join(db, link, customer, person, new_person=True)
 
 
@@ -305,14 +330,14 @@ def accept_as_member(app: Flask, secret: object, person_id: str
         link, customer = found
         person = db.get(Person, person_id)
         if person is None or person.email != link.email:
-            return Refused(Refusal.WRONG_PERSON, f"This invitation is for {link.email}. "
-                           f"Please sign in as {link.email} to accept it.")
+            return Refused(Refusal.WRONG_PERSON, _(
+                "This invitation is for %(email)s. Please sign in as %(email)s to accept it.",
+                email=link.email))
         if not person.is_active:
-            return Refused(Refusal.SUSPENDED, "Your account is suspended. Please contact our "
-                           "helpdesk.")
+            return Refused(Refusal.SUSPENDED, _(
+                "Your account is suspended. Please contact our helpdesk."))
         if locks.membership(db, person.id, customer.id) is not None:
-            return Refused(Refusal.ALREADY_MEMBER,
-                           ALREADY_MEMBER.format(email=link.email, number=customer.number))
+            return Refused(Refusal.ALREADY_MEMBER, already_member(link.email, customer.number))
         # The link reached the person at this address: that verifies it.
         mark_verified(db, person, "invitation")
         return _join(db, link, customer, person, new_person=False)

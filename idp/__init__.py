@@ -10,7 +10,6 @@ domain packages ``directory``, ``clients``, ``keys``, ``login`` and
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,11 +22,14 @@ from idp import account, i18n, security_events
 from idp.clients import registry
 from idp.clients.cli import client_group
 from idp.directory import cli as directory_cli
+from idp.directory.services import audit_listeners
 from idp.infrastructure import (
     database,
     edge,
     health,
     housekeeping,
+    logs,
+    metrics,
     migrate,
     security_headers,
     unavailable,
@@ -37,7 +39,7 @@ from idp.keys.cli import keys_group
 from idp.login import views as login_views
 from idp.outbox.smtp import InvalidSmtpUrl, SmtpEndpoint
 from idp.outbox.worker import worker_command
-from idp.pages import authorize, device, language
+from idp.pages import authorize, device, errors, language, masthead
 from idp.protocol import claims_release, discovery, lane, server
 from idp.protocol.endpoints import routes
 from idp.protocol.tokens import validation
@@ -65,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure, WTF_CSRF_TIME_LIMIT=3600)
     app.config.update(extra)
-    _configure_logging(settings.LOG_LEVEL)
+    logs.configure(settings.LOG_LEVEL, settings.LOG_FORMAT)
     warn_about_insecure_defaults(settings)
     os.makedirs(app.instance_path, exist_ok=True)
 
@@ -75,6 +77,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app, packages=[Path(__file__).parent], choose=language.choose,
                   time_zone=settings.TIME_ZONE)
     language.init_app(app)
+    masthead.init_app(app)
+    errors.init_app(app)
     app.jinja_env.globals.update(operator_name=settings.OPERATOR_NAME,
                                  operator_logo_url=settings.OPERATOR_LOGO_URL,
                                  portal_url=settings.PORTAL_URL)
@@ -93,10 +97,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (health.blueprint, discovery.blueprint, authorize.blueprint,
                       routes.blueprint, login_views.blueprint, device.blueprint):
         app.register_blueprint(blueprint)
-    for command in (migrate.init_command, housekeeping.purge_command, client_group, keys_group,
-                    *directory_cli.commands, worker_command):
+    for command in cli_commands():
         app.cli.add_command(command)
+    metrics.init_app(app)  # last but one: it wraps everything else
+    app.wsgi_app = logs.RequestIds(app.wsgi_app)  # outermost: every log line has the id
+    if logs.audited not in audit_listeners:
+        audit_listeners.append(logs.audited)
     return app
+
+
+def cli_commands() -> tuple:
+    """The provider's operator commands (``keyholder init``, ``client``,
+    ``keys``...): the command line lists them without building an app."""
+    from idp.security_events.cli import ssf_group
+
+    return (migrate.init_command, housekeeping.purge_command, client_group, keys_group,
+            *directory_cli.commands, worker_command, ssf_group)
 
 
 def _check_smtp_url(url: str) -> None:
@@ -105,15 +121,3 @@ def _check_smtp_url(url: str) -> None:
         SmtpEndpoint.parse(url)
     except InvalidSmtpUrl as error:
         raise SettingsError(str(error)) from None
-
-
-def _configure_logging(level: str) -> None:
-    logger = logging.getLogger("keyholder")
-    logger.setLevel(level)
-    # Authlib logs every issued token at DEBUG ("Issue token {...}"): never let
-    # it, whatever LOG_LEVEL says (no tokens in logs).
-    logging.getLogger("authlib").setLevel(logging.INFO)
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)

@@ -8,9 +8,10 @@ commands run with one environment work on one instance.
 
 Settings are parsed and checked when the application is created; a wrong value
 or an unknown ``KEYHOLDER_*`` variable stops the start with a message naming
-it. Defaults marked *unsafe in production* are fine for a laptop; the
-provider logs a warning at every start that uses one, unless ``KEYHOLDER_DEMO``
-is on. ``docs/settings.md`` is generated from this module
+it. Defaults marked *unsafe in production* are fine for a laptop; a process
+that uses one says so once, in one log line, unless ``KEYHOLDER_DEMO`` is on
+(help, ``keyholder --help``, reads no settings). The parsers are in
+:mod:`idp.setting_values`. ``docs/settings.md`` is generated from this module
 (``keyholder settings``) and lists them all.
 """
 
@@ -23,7 +24,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from idp.setting_values import (  # noqa: F401 (is_loopback_host: the others' import)
+    _bool,
+    _default_keys_dir,
+    _float_between,
+    _int_between,
+    _issuer,
+    _keys_store,
+    _log_format,
+    _log_level,
+    _networks,
+    _optional_url,
+    _path,
+    _secret,
+    _text,
+    _time_zone,
+    is_loopback_host,
+)
 
 PREFIX = "KEYHOLDER_"
 TEST_PREFIX = "KEYHOLDER_TEST_"  # read by the test suite only, ignored here
@@ -40,106 +58,6 @@ class SettingsError(ValueError):
     """One or more settings are wrong; the message lists each, one per line."""
 
 
-def _bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
-
-
-def _float_between(low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = float(text.strip())
-        if not low <= value <= high:  # also refuses nan
-            raise ValueError(f"expected a number of seconds from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text.strip())
-        if not low <= value <= high:
-            raise ValueError(f"expected a whole number from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _text(text: str) -> str:
-    return text
-
-
-def _path(text: str) -> str:
-    return str(Path(text).expanduser().resolve())
-
-
-def _log_level(text: str) -> str:
-    value = text.strip().upper()
-    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
-    return value
-
-
-def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(part.strip(), strict=False)
-                 for part in text.split(",") if part.strip())
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _issuer(text: str) -> str:
-    # OIDC Discovery §3: https, no query, no fragment. Plain http only for a
-    # provider that listens on this machine alone.
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("expected an absolute http(s) URL")
-    if parts.query or parts.fragment:
-        raise ValueError("an issuer has no query and no fragment")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError("an issuer must use https unless it is on loopback")
-    return text.rstrip("/")
-
-
-def _default_keys_dir(instance_path: str) -> str:
-    # Keys used to live in ./keys beside the checkout; an instance that has
-    # them there keeps them (a key folder is never moved behind anyone's back).
-    legacy = Path("keys")
-    if any(legacy.glob("*.json")):
-        return _path(str(legacy))
-    return str(Path(instance_path) / "keys")
-
-
-def _time_zone(text: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(text.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("expected an IANA time zone such as Europe/Brussels") from None
-    return text.strip()
-
-
-def _optional_url(text: str) -> str:
-    if text and urlsplit(text).scheme not in {"http", "https"}:
-        raise ValueError("expected an absolute http(s) URL, or nothing")
-    return text.rstrip("/")
-
-
-def _secret(text: str) -> str:
-    if len(text) < 32:
-        raise ValueError("expected at least 32 characters of random text")
-    return text
 
 
 @dataclass(frozen=True)
@@ -183,10 +101,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_CONNECT_TIMEOUT", 3, _int_between(1, 60), "seconds", True,
             "PostgreSQL: giving up on a server that does not accept the connection; TCP "
             "keepalives and `tcp_user_timeout` give up on one that stops answering."),
-    Setting("DATABASE_STATEMENT_TIMEOUT", 5000, _int_between(100, 600_000), "milliseconds",
+    Setting("DATABASE_STATEMENT_TIMEOUT", 10_000, _int_between(100, 600_000), "milliseconds",
             True, "PostgreSQL's `statement_timeout` for the provider's statements (not for "
             "migrations): a hung server costs a request this long at most."),
-    Setting("DATABASE_LOCK_TIMEOUT", 2000, _int_between(100, 600_000), "milliseconds", True,
+    Setting("DATABASE_LOCK_TIMEOUT", 5000, _int_between(100, 600_000), "milliseconds", True,
             "PostgreSQL's `lock_timeout`: the longest wait for a row or table lock."),
     Setting("ISSUER", "http://127.0.0.1:8000", _issuer, "URL", False,
             "The provider's issuer identifier, as relying parties see it. "
@@ -194,6 +112,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", INSECURE_SECRET_KEY, _secret, "text", False,
             "Signs the provider's own cookies and CSRF tokens. At least 32 "
             "random characters; the default is public."),
+    Setting("KEYS_STORE", lambda v: "database" if v["DATABASE_URL"].startswith("postgresql")
+            else "folder", _keys_store, "folder or database", True,
+            "Where the signing keys are kept: `database` (the `signing_key` table: nodes on "
+            "several machines share it; the default on PostgreSQL) or `folder` "
+            "(KEYHOLDER_KEYS_DIR, for processes on one machine; the default on SQLite). "
+            "`keyholder keys import` moves a folder's keys into the database.",
+            "database on PostgreSQL, else folder"),
     Setting("KEYS_DIR", lambda v: _default_keys_dir(v["INSTANCE_PATH"]), _path, "path", True,
             "The signing-key store. Share it between provider processes. An older "
             "default, `./keys`, is still used when it holds keys.", "<INSTANCE_PATH>/keys"),
@@ -235,6 +160,10 @@ SETTINGS: tuple[Setting, ...] = (
             "introspection of our access tokens, UserInfo, JWKS, discovery) in a lean "
             "WSGI lane in front of the Flask app, with the same rules; anything it does "
             "not handle goes to the full path. Off: everything takes the full path."),
+    Setting("CLIENT_CACHE_SECONDS", 30.0, _float_between(0, 300), "seconds", True,
+            "How long a provider process trusts its copy of a client (secret, redirect "
+            "URIs): a secret rotated or a client removed on another node is refused there "
+            "within this time."),
     Setting("VERIFICATION_MEMO_SIZE", 2048, _int_between(0, 1_000_000), "tokens", True,
             "Access tokens whose signature each process remembers having verified "
             "(expiry and key re-checked at each use; the live state is always read). "
@@ -303,8 +232,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROMOTION_UNDO_WINDOW", 7 * 24 * 3600, _int_between(3600, 90 * 24 * 3600),
             "seconds", True, "How long the \"I did not agree — undo this\" link in the "
             "e-mail telling administrators of a self-promotion can be used."),
+    Setting("METRICS_NETWORKS", (ipaddress.ip_network("127.0.0.0/8"),
+                                 ipaddress.ip_network("::1/128")), _networks, "addresses",
+            True, "Comma-separated addresses or networks allowed to read `/metrics` "
+            "(Prometheus). Empty: only with KEYHOLDER_METRICS_TOKEN.", "127.0.0.0/8, ::1"),
+    Setting("METRICS_TOKEN", "", _text, "text", True,
+            "A bearer token that also opens `/metrics` (`Authorization: Bearer ...`), for "
+            "a Prometheus outside KEYHOLDER_METRICS_NETWORKS. Empty: none."),
     Setting("LOG_LEVEL", "INFO", _log_level, "level", True,
             "Level of the `keyholder` loggers."),
+    Setting("LOG_FORMAT", "text", _log_format, "text or json", True,
+            "`json`: one JSON object per line (time, level, logger, message, request_id, "
+            "and a security event's fields), the access log too; `text`: for people."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -370,13 +309,18 @@ def load_settings(environ: Mapping[str, str] | None = None,
     return Settings(values, frozenset(defaulted))
 
 
+_warned: set[tuple[str, ...]] = set()
+
+
 def warn_about_insecure_defaults(settings: Settings) -> None:
-    """Log, at every start outside demo mode, each unsafe default in use."""
-    if settings.DEMO:
+    """Log once per process, in one line, outside demo mode, the unsafe
+    defaults in use (a worker builds its app once; tests build many)."""
+    unsafe = tuple(settings.insecure_defaults())
+    if settings.DEMO or not unsafe or unsafe in _warned:
         return
-    for variable in settings.insecure_defaults():
-        log.warning("%s is not set: the development default is in use and is "
-                    "NOT safe in production. See docs/settings.md.", variable)
+    _warned.add(unsafe)
+    log.warning("Development defaults NOT safe in production are in use (%s); see "
+                "docs/settings.md.", ", ".join(unsafe))
 
 
 def describe() -> str:

@@ -5,9 +5,15 @@ group and the commands that need no instance (``demo`` makes its own,
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import click
 from flask.cli import FlaskGroup
 
+from idp import cli_commands
+from idp.infrastructure.metrics import MULTIPROCESS
 from idp.infrastructure.serve import CannotListen, serve
 from idp.settings import SettingsError, describe, load_settings
 from keyholder.demo.command import demo_command
@@ -22,7 +28,19 @@ def _create_app():
         raise click.ClickException("invalid settings:\n" + str(error)) from None
 
 
-cli = FlaskGroup(
+class KeyholderGroup(FlaskGroup):
+    """Flask's group, except that listing and finding commands (``--help``)
+    never builds the app: help reads no settings and warns of nothing. A
+    command that needs the app builds it when it runs."""
+
+    def list_commands(self, ctx):
+        return click.Group.list_commands(self, ctx)
+
+    def get_command(self, ctx, name):
+        return click.Group.get_command(self, ctx, name)
+
+
+cli = KeyholderGroup(
     name="keyholder",
     help="Keyholder, an OpenID Connect provider for shared customer accounts.\n\n"
          "Settings come from KEYHOLDER_* environment variables "
@@ -58,6 +76,20 @@ def serve_command(host: str | None, port: int | None, workers: int | None,
 
     SIGTERM or SIGINT: stop after the requests in flight. SIGHUP: replace
     the workers one by one."""
+    # prometheus_client's multiprocess mode: each worker counts in this folder
+    # and a scrape adds them up (set before anything counts).
+    own_folder = None
+    if not os.environ.get(MULTIPROCESS):
+        own_folder = os.environ[MULTIPROCESS] = tempfile.mkdtemp(prefix="keyholder-metrics-")
+    try:
+        _serve(host, port, workers, threads)
+    finally:
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
+
+
+def _serve(host: str | None, port: int | None, workers: int | None,
+           threads: int | None) -> None:
     try:
         settings = load_settings()
         create_app()  # check the settings and the key store before forking
@@ -72,5 +104,7 @@ def serve_command(host: str | None, port: int | None, workers: int | None,
         raise click.ClickException(str(error)) from None
 
 
+for command in cli_commands():
+    cli.add_command(command)
 cli.add_command(demo_command)
 cli.add_command(app_group)  # the app (a native client): needs no instance

@@ -3,31 +3,45 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from flask import Blueprint, Flask, render_template
+from flask_babel import format_date
 
 from claims.vocabulary import Entitlement
+from idp.i18n import _l
 from services.relying_party import WebServiceConfig, for_entitlement, identity_required
 from services.web_rp import create_service_app
 
 ENTITLEMENT = Entitlement.FOOT11
 blueprint = Blueprint("foot11", __name__)
 
-# Sample programme.
+# Sample programme (clubs are names; competitions have their names in each language).
+PRO_LEAGUE, CHAMPIONS_LEAGUE = _l("Jupiler Pro League"), _l("Champions League")
 LIVE = (("Club Brugge", "Anderlecht", "2 - 1", "67'"),)
-UPCOMING = (
-    ("Saturday 20:45", "Standard", "Genk", "Jupiler Pro League"),
-    ("Sunday 13:30", "Gent", "Antwerp", "Jupiler Pro League"),
-    ("Sunday 18:30", "Union Saint-Gilloise", "Charleroi", "Jupiler Pro League"),
-    ("Wednesday 21:00", "Club Brugge", "Benfica", "Champions League"),
+UPCOMING = (  # weekday (Monday 0), kick-off, home, away, competition
+    (5, "20:45", "Standard", "Genk", PRO_LEAGUE),
+    (6, "13:30", "Gent", "Antwerp", PRO_LEAGUE),
+    (6, "18:30", "Union Saint-Gilloise", "Charleroi", PRO_LEAGUE),
+    (2, "21:00", "Club Brugge", "Benfica", CHAMPIONS_LEAGUE),
 )
-REPLAYS = ("Anderlecht - Gent (1 - 1), highlights", "Genk - Club Brugge (0 - 3), full match",
-           "Goal of the week: the ten best goals")
+REPLAYS = (_l("Anderlecht - Gent (1 - 1), highlights"),
+           _l("Genk - Club Brugge (0 - 3), full match"),
+           _l("Goal of the week: the ten best goals"))
+
+
+def _next(weekday: int, today: date) -> date:
+    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
 
 
 @blueprint.get("/")
 def home():
     identity_required()
-    return render_template("foot11/home.html", live=LIVE, upcoming=UPCOMING, replays=REPLAYS)
+    today = date.today()
+    upcoming = [(f"{format_date(_next(weekday, today), 'EEEE')} {kick_off}", home, away,
+                 str(competition)) for weekday, kick_off, home, away, competition in UPCOMING]
+    return render_template("foot11/home.html", live=LIVE, upcoming=upcoming,
+                           replays=[str(replay) for replay in REPLAYS])
 
 
 def create_app(config: WebServiceConfig) -> Flask:

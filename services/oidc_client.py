@@ -59,7 +59,12 @@ def _claim(identity: Identity, name: str) -> Any:
 
 
 class SignInFailed(Exception):
-    """The provider did not complete the sign-in; ``str()`` is for people."""
+    """The provider did not complete the sign-in; ``code``: the provider's
+    error, if it said one (for the helpdesk), else what failed."""
+
+    def __init__(self, message: str, code: str = "sign_in_failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -135,9 +140,10 @@ class ProviderClient:
         if status != 200 or not isinstance(body, dict):
             error = body.get("error") if isinstance(body, dict) else None
             raise SignInFailed("The provider did not accept the sign-in"
-                               + (f" ({error})." if isinstance(error, str) else "."))
+                               + (f" ({error})." if isinstance(error, str) else "."),
+                               _code(error))
         if not isinstance(body.get("id_token"), str):
-            raise SignInFailed("The provider's answer has no ID token.")
+            raise SignInFailed("The provider's answer has no ID token.", "no_id_token")
         return body
 
     def verify_id_token(self, id_token: str, nonce: str) -> Identity:
@@ -159,7 +165,8 @@ class ProviderClient:
         error = body.get("error") if isinstance(body, dict) else None
         if status == 400:
             raise SignInFailed("The provider did not renew the sign-in"
-                               + (f" ({error})." if isinstance(error, str) else "."))
+                               + (f" ({error})." if isinstance(error, str) else "."),
+                               _code(error))
         if status != 200 or not isinstance(body, dict):
             raise ProviderUnavailable(f"The provider's token endpoint refused the refresh "
                                       f"(HTTP {status}).")
@@ -194,14 +201,28 @@ class ProviderClient:
                 raise WrongNonce()
         return identity
 
-    def end_session_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str:
+    def end_session_url(self, id_token: str | None, post_logout_redirect_uri: str, *,
+                        state: str | None = None, ui_locales: str | None = None) -> str:
         """Where to send the browser to sign out at the provider too
-        (RP-Initiated Logout 1.0 §2)."""
+        (RP-Initiated Logout 1.0 §2; ``state`` comes back to us, ``ui_locales``
+        is the language of the provider's pages on the way)."""
         params = {"client_id": self.client_id,
                   "post_logout_redirect_uri": post_logout_redirect_uri}
         if id_token:
             params["id_token_hint"] = id_token
+        if state:
+            params["state"] = state
+        if ui_locales:
+            params["ui_locales"] = ui_locales
         return f"{self.endpoint('end_session_endpoint')}?{urlencode(params)}"
+
+
+def _code(error: object) -> str:
+    """The provider's error code, if it is one (RFC 6749 §5.2: printable ASCII)."""
+    if isinstance(error, str) and 0 < len(error) <= 64 and error.isascii() \
+            and error.isprintable():
+        return error
+    return "sign_in_failed"
 
 
 __all__ = ["AuthorizationRequest", "ProviderClient", "SignInFailed", "sign_in_facts"]

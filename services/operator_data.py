@@ -195,12 +195,18 @@ def bizz_club_points(session: Session, customer_number: str) -> int | None:
 
 # -- changing -----------------------------------------------------------------------
 
-def activate_option(session: Session, option: Option, subject: str) -> bool:
-    """Activate ``option`` for the person ``subject``; False if it was active
-    already. One conditional UPDATE: two clicks at once activate it once.
-    The caller decides whether the person may, and commits."""
+def activate_option(session: Session, option: Option, subject: str, *,
+                    at_fee_cents: int | None = None) -> bool:
+    """Activate ``option`` for the person ``subject``, only at the monthly fee
+    ``at_fee_cents`` when given (the price the person confirmed); False if it
+    was active already, or its fee is another. One conditional UPDATE: two
+    clicks at once activate it once, and a price changed meanwhile does not
+    slip through. The caller decides whether the person may, and commits."""
+    conditions = [Option.id == option.id, Option.active.is_(False)]
+    if at_fee_cents is not None:
+        conditions.append(Option.monthly_fee_cents == at_fee_cents)
     result = session.execute(
-        update(Option).where(Option.id == option.id, Option.active.is_(False))
+        update(Option).where(*conditions)
         .values(active=True, activated_by=subject, activated_at=datetime.now(UTC))
         .execution_options(synchronize_session=False))
     session.expire(option)

@@ -11,14 +11,19 @@ provider's database. This module builds the Flask app every service shares:
                               required_entitlement=Entitlement.CLOUD)
     app = create_service_app(config, cloud_blueprint)
 
-- ``/login``, ``/callback``, ``/logout``, ``POST /backchannel-logout``
-  (:mod:`services.rp_views`); register the client with the redirect URI
-  ``base_url + "/callback"``, the post-logout redirect URI ``base_url + "/"``
+- ``/login``, ``/callback``, ``/logout``, ``/signed-out``,
+  ``POST /backchannel-logout`` (:mod:`services.rp_views`); register the
+  client with the redirect URI ``base_url + "/callback"``, the post-logout
+  redirect URI ``base_url + "/signed-out"`` (the "You are signed out" page)
   and the back-channel logout URI ``base_url + "/backchannel-logout"``.
 - Every other page needs a signed-in person: without one the browser goes to
   ``/login`` and on to the provider (which answers at once when its own
   session is alive: single sign-on). With ``required_entitlement``, a person
-  whose token lacks it gets a 403 page saying why, in the policy's words.
+  whose token lacks it gets a 403 page saying why, in the policy's words
+  (translated: :mod:`services.reasons`).
+- Pages in English, French or Dutch (:mod:`services.language`), with the
+  shared header (:mod:`services.masthead`) and styled error pages
+  (:mod:`services.error_pages`).
 - Server-side sessions (:mod:`services.rp_session`), CSRF tokens on every
   form (Flask-WTF), and the provider's security headers.
 - With ``security_events_authorization`` (the ``authorization_header`` of
@@ -51,6 +56,7 @@ ID_TOKEN = "id_token"  # the latest ID token (the sign-in's, or a refresh's)
 REFRESH_TOKEN = "refresh_token"  # kept to refresh the session when its claims change
 SIGN_IN = "sign_in"  # what a refreshed ID token is held to (oidc_client.sign_in_facts)
 DEFAULT_SCOPE = "openid profile customer phone"
+SIGNED_OUT_PATH = "/signed-out"  # the post-logout redirect URI's path: "You are signed out"
 MIN_SECRET_KEY = 32
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -83,8 +89,9 @@ class WebServiceConfig:
     # stream's authorization_header); None: this service receives none.
     security_events_authorization: str | None = field(default=None, repr=False)
     # The shared header: the operator's name and logo (empty: the built-in
-    # mark), the time zone of dates, and (title, URL) of the other places of
-    # the operator (the portal, the console, the other services) to link to.
+    # mark), the time zone of dates, and (title, URL) of the places of the
+    # operator (the portal, the console, the services, this one too: it is
+    # marked as the current one) to link to; the first is where the brand leads.
     operator_name: str = "MyProximus"
     operator_logo_url: str = ""
     time_zone: str = "Europe/Brussels"
@@ -120,7 +127,7 @@ class WebServiceConfig:
 
     @property
     def post_logout_redirect_uri(self) -> str:
-        return f"{self.base_url}/"
+        return f"{self.base_url}{SIGNED_OUT_PATH}"
 
     @property
     def backchannel_logout_uri(self) -> str:
@@ -196,6 +203,6 @@ def for_entitlement(config: WebServiceConfig, entitlement: Entitlement) -> WebSe
                      f"{config.required_entitlement!r}")
 
 
-__all__ = ["IDENTITY", "ID_TOKEN", "REFRESH_TOKEN", "SIGN_IN", "WebRelyingParty",
+__all__ = ["IDENTITY", "ID_TOKEN", "REFRESH_TOKEN", "SIGNED_OUT_PATH", "SIGN_IN", "WebRelyingParty",
            "WebServiceConfig", "current_identity", "current_rp", "for_entitlement",
            "identity_required", "requires"]

@@ -21,6 +21,9 @@ able to end a session that the browser is not presenting at that moment.
   saves its copy cannot drop it), and :meth:`SessionStore.refreshed` puts
   the tokens of a refresh in at once, so that a request that loaded the
   session before the refresh does not put the old ones back when it saves.
+- A session a logout elsewhere ended (:meth:`SessionStore.end`: a
+  back-channel logout, a revoked session) is remembered as ended for a while
+  (:mod:`services.ended_sessions`), so the next visit with its cookie can say so.
 - In memory, per process: the services run as one process each (the demo).
   Several processes would need a shared store behind the same interface.
 """
@@ -39,6 +42,8 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
+
+from services.ended_sessions import Ended, EndedSessions
 
 IDLE_SECONDS = 60 * 60
 ABSOLUTE_SECONDS = 12 * 60 * 60
@@ -79,10 +84,14 @@ class SessionStore:
 
     def __init__(self, *, idle: float = IDLE_SECONDS, absolute: float = ABSOLUTE_SECONDS,
                  anonymous: float = ANONYMOUS_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 keep_on_end: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+        """``keep_on_end``: what to remember of a session a logout ends (its
+        language, say), for the page its next visit shows."""
         self.idle, self.absolute, self.anonymous = idle, absolute, anonymous
         self._clock = clock
         self._records: dict[str, _Record] = {}
+        self.ended = EndedSessions(seconds=idle, clock=clock, keep=keep_on_end)
         self._lock = threading.Lock()
         self._purged = clock()
         self._marks = itertools.count(1)
@@ -195,8 +204,13 @@ class SessionStore:
                       and (subject is None or record.data.get(SUBJECT) == subject)
                       and _older(record.data.get(SIGNED_IN_AT), signed_in_by)]
             for key in doomed:
-                del self._records[key]
+                self.ended.bury(key, self._records.pop(key).data)
             return len(doomed)
+
+    def take_ended(self, cookie_value: str | None) -> Ended | None:
+        """Whether a logout elsewhere ended the session of ``cookie_value``
+        (within ``idle`` seconds); told once."""
+        return self.ended.take(_key(cookie_value)) if cookie_value else None
 
     def _purge(self, now: float) -> None:
         if now - self._purged < PURGE_INTERVAL:

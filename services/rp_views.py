@@ -8,10 +8,13 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from claims import InvalidCustomerNumber, normalise_customer_number
 from claims.errors import InvalidToken, ProviderUnavailable
+from idp import i18n
 from services import language
 from services.oidc_client import SignInFailed, sign_in_facts
 from services.refusals import message_page
@@ -36,8 +39,37 @@ def local_path(value: str | None) -> str:
 
 def _unavailable(error: ProviderUnavailable):
     log.warning("identity provider unavailable: %s", error.message)
-    return message_page("Signing in is not possible right now", error.message, status=503,
-                        link="/", link_label="Try again")
+    return message_page(_("Signing in is not possible right now"),
+                        _("Our login service cannot be reached at the moment. Please try again "
+                          "in a few minutes."), status=503, link="/", link_label=_("Try again"),
+                        detail=_support(error.code))
+
+
+def _support(code: str) -> str:
+    return _("Code for our helpdesk: %(code)s", code=code)
+
+
+def _not_finished(text: str):
+    return message_page(_("This sign-in cannot be finished"), text, status=400,
+                        link=url_for("rp.login"), link_label=_("Sign in"))
+
+
+def _did_not_complete(text: str, code: str, status: int):
+    return message_page(_("Signing in did not complete"), text, status=status,
+                        link=url_for("rp.login"), link_label=_("Try again"),
+                        detail=_support(code))
+
+
+def _provider_refusal(error: str) -> str:
+    """The provider's ``error`` on the callback (RFC 6749 §4.1.2.1), for people."""
+    if error == "access_denied":
+        return _("Signing in was cancelled, or you did not allow this service.")
+    if error in {"login_required", "interaction_required", "consent_required",
+                 "account_selection_required"}:
+        return _("You need to sign in first.")
+    if error == "temporarily_unavailable":
+        return _("Our login service is busy. Please try again in a few minutes.")
+    return _("Our login service could not sign you in. Please try again.")
 
 
 @blueprint.get("/login")
@@ -49,9 +81,10 @@ def login():
     if customer_number:
         try:
             customer_number = normalise_customer_number(customer_number)
-        except InvalidCustomerNumber as error:
-            return message_page("This customer number cannot be used", str(error), status=400,
-                                link="/", link_label="Back")
+        except InvalidCustomerNumber:
+            return message_page(_("This customer number cannot be used"),
+                                _("A customer number has nine digits, such as 123 456 789."),
+                                status=400, link="/", link_label=_("Back"))
     prompt = request.args.get("prompt")
     try:
         auth = rp.provider.authorization_request(
@@ -78,21 +111,18 @@ def callback():
     started = pending.pop(state, None) if state else None
     session[PENDING] = pending  # a state is used once, whatever happens next
     if started is None or time.time() - started["started"] >= PENDING_SECONDS:
-        return message_page("This sign-in cannot be finished",
-                            "It was not started in this browser, or it took too long. "
-                            "Please sign in again.", status=400, link="/login",
-                            link_label="Sign in")
+        return _not_finished(_("It was not started in this browser, or it took too long. "
+                               "Please sign in again."))
     # RFC 9207: the provider names itself in every response (it advertises
     # authorization_response_iss_parameter_supported); a response without it,
     # or from another issuer, may be a mix-up attack.
     if request.args.get("iss") != rp.config.issuer:
-        return message_page("This sign-in cannot be finished",
-                            "The answer did not come from our identity provider.", status=400,
-                            link="/login", link_label="Sign in")
+        return _not_finished(_("The answer did not come from our identity provider."))
     if "error" in request.args:
-        description = request.args.get("error_description") or request.args["error"]
-        return message_page("Signing in did not complete", description, status=400,
-                            link="/login", link_label="Try again")
+        error = request.args["error"]
+        description = request.args.get("error_description")
+        return _did_not_complete(_provider_refusal(error),
+                                 f"{error}: {description}" if description else error, 400)
     try:
         tokens = rp.provider.redeem(request.args.get("code", ""), rp.config.redirect_uri,
                                     started["code_verifier"])
@@ -101,17 +131,20 @@ def callback():
         return _unavailable(error)
     except InvalidToken as error:
         log.warning("ID token refused: %s", type(error).__name__)  # never the token
-        return message_page("Signing in did not complete", error.message, status=502,
-                            link="/login", link_label="Try again")
+        return _did_not_complete(_("Your sign-in could not be checked, so it was not accepted. "
+                                   "Please try again."), error.code, 502)
     except SignInFailed as error:
-        return message_page("Signing in did not complete", str(error), status=502,
-                            link="/login", link_label="Try again")
+        return _did_not_complete(_("Our login service did not accept this sign-in. Please try "
+                                   "again."), error.code, 502)
     # A new session (a new cookie value) for the signed-in person: nothing of
     # the anonymous one, whose value may have been planted, carries over.
     # The refresh token and the sign-in's facts are kept to refresh the
     # session when the provider says its claims changed (services.security_events).
+    chosen = session.get(language.CHOSEN)  # the switcher's choice before signing in stays
     session.clear()
     session.regenerate()
+    if chosen:
+        session[language.CHOSEN] = chosen
     issued_at = identity.claims.get("iat")
     refresh_token = tokens.get("refresh_token")
     session.update({IDENTITY: identity, ID_TOKEN: tokens["id_token"],
@@ -133,14 +166,32 @@ def logout():
         return render_template("services/confirm_logout.html")
     rp = current_rp()
     id_token = session.get(ID_TOKEN)
+    spoken = i18n.current_language()
     session.end()
-    if id_token is None:
+    if id_token is None:  # not signed in here: nothing was signed out
         return redirect("/", 303)
     try:
-        return redirect(rp.provider.end_session_url(id_token, rp.config.post_logout_redirect_uri),
-                        303)
+        # The state comes back with the browser: the signed-out page speaks
+        # the language this one did (the session, and its choice, are gone).
+        return redirect(rp.provider.end_session_url(id_token, rp.config.post_logout_redirect_uri,
+                                                    state=spoken, ui_locales=spoken), 303)
     except ProviderUnavailable as error:
         return _unavailable(error)
+
+
+@blueprint.get("/signed-out")
+def signed_out():
+    """Where the provider sends the browser back after signing out (the
+    post-logout redirect URI), and where a visit lands after a logout
+    elsewhere (:func:`services.web_rp.create_service_app`'s guard);
+    ``?state=`` is the language to speak."""
+    if session.get(IDENTITY) is not None:  # signed in (again): nothing to say
+        return redirect("/", 303)
+    spoken = None if session.get(language.CHOSEN) else i18n.language_of(request.args.get("state"))
+    if spoken is None:
+        return render_template("services/signed_out.html")
+    with force_locale(i18n.locale_for(spoken)):
+        return render_template("services/signed_out.html")
 
 
 @blueprint.post("/backchannel-logout")

@@ -6,6 +6,7 @@ no JavaScript at all, and pages never cached."""
 from __future__ import annotations
 
 from flask import Flask, current_app, request
+from flask_babel import gettext as _
 
 from idp.infrastructure.security_headers import add_headers, same_origin, share_stylesheet
 from services import refusals
@@ -21,8 +22,9 @@ def init_app(app: Flask, *, exempt: set[str]) -> None:
         if request.method in UNSAFE_METHODS and request.endpoint not in exempt \
                 and not same_origin(current_app.config["SERVICE"].base_url):
             return refusals.message_page(
-                "This form could not be accepted", "It did not come from this site. "
-                "Nothing was changed.", status=403, link="/", link_label="Back to the start page")
+                _("This form could not be accepted"), _("It did not come from this site. "
+                                                        "Nothing was changed."),
+                status=403, link="/", link_label=_("Back to the start page"))
         return None
 
     app.after_request(add_headers)

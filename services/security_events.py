@@ -35,12 +35,14 @@ import threading
 from collections.abc import Callable
 
 from flask import Flask, Response, request, session, url_for
+from flask_babel import gettext as _
 
 from claims import Introspector, Receiver, SecurityEvent, SecurityEventVerifier
 from claims.errors import InvalidToken, ProviderUnavailable
 from claims.security_event_types import SESSION_REVOKED, TOKEN_CLAIMS_CHANGE
 from claims.set_push import push_endpoint
 from services.oidc_client import SignInFailed
+from services.reasons import shown_title
 from services.refusals import message_page
 from services.relying_party import ID_TOKEN, IDENTITY, REFRESH_TOKEN, SIGN_IN, WebRelyingParty
 from services.rp_session import (
@@ -138,11 +140,12 @@ class SessionRefresher:
                 log.warning("session not refreshed, the provider is unavailable: %s",
                             error.message)
                 return message_page(
-                    "Your access cannot be checked right now", "Your role or entitlements "
-                    "changed, and the identity provider cannot be asked for them now. Please "
-                    "try again in a moment.", status=503,
+                    _("Your access cannot be checked right now"), _(
+                        "Your role or access changed, and our login service cannot be asked "
+                        "about it now. Please try again in a moment."), status=503,
                     link=request.full_path if request.query_string else request.path,
-                    link_label="Try again")
+                    link_label=_("Try again"), detail=_("Code for our helpdesk: %(code)s",
+                                                        code=error.code))
             except (SignInFailed, InvalidToken) as error:
                 log.info("session not refreshed, it ends: %s", type(error).__name__)
                 store.delete(value)  # at once: a request waiting for the lock finds it gone
@@ -160,12 +163,13 @@ class SessionRefresher:
 
     def _ended(self, current: ServerSession):
         current.end()
-        title = self.rp.config.title
         return message_page(
-            "Please sign in again", f"Your access to {title} changed, and your session "
-            "could not be renewed. Please sign in again.", status=401,
+            _("Please sign in again"), _("Your access to %(service)s changed, and your session "
+                                         "could not be renewed. Please sign in again.",
+                                         service=shown_title(self.rp.config.title)),
+            status=401,
             link=url_for("rp.login", next=request.path if request.method == "GET" else None),
-            link_label="Sign in")
+            link_label=_("Sign in"))
 
 
 # -- the Usage API -------------------------------------------------------------------------

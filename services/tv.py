@@ -7,14 +7,17 @@ the Device Authorization Grant (RFC 8628).
 The home page is the box's screen. Not signed in, it starts a device
 authorization (scope ``openid profile customer``), shows the user code big
 with the verification URL, and refreshes itself every ``interval`` seconds
-(``<meta http-equiv="refresh">``, no JavaScript); each refresh polls the
+(an HTTP ``Refresh`` header, no JavaScript; ``?pause=1`` stops it, for
+whoever needs more time: then "Check now" asks); each refresh polls the
 token endpoint at most once, honouring ``interval`` and ``slow_down``. When
 the tokens arrive, the access token is verified (audience: the provider's
 UserInfo endpoint, or the resource the box asked for) and the ID token gives
 the name. With the ``tv`` entitlement the box shows the channels; without it,
 the policy's reason and a link to the provider's console, where a user may
 become administrator. An expired access token is refreshed (so a promotion
-shows at the next refresh); ``GET /logout`` revokes and forgets the tokens.
+shows at the next refresh); ``POST /logout`` revokes and forgets the tokens.
+The screen shows a QR code of the verification link, speaks the person's
+language, and has the services' shared header (:mod:`services.tv_pages`).
 
 Each browser is one box, named by a random id in a signed cookie; the
 device code and the tokens stay in this process's memory, never in the
@@ -30,213 +33,34 @@ was approved in ended, or every session of the person) forgets the box's
 tokens: it shows a new code, to be paired again.
 """
 
+
 from __future__ import annotations
 
-import itertools
 import secrets
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, session
-
-from claims import (
-    ClaimsError,
-    Identity,
-    InvalidToken,
-    MissingEntitlement,
-    SecurityEvent,
-    TokenVerifier,
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
 )
-from claims.provider_metadata import endpoint
-from claims.security_event_types import SESSION_REVOKED, TOKEN_CLAIMS_CHANGE
-from claims.vocabulary import Entitlement
-from services import security_events
-from services.device_client import (
-    DENIED,
-    EXPIRED,
-    GRANTED,
-    DeviceAuthorization,
-    DeviceClient,
-    DeviceFlowError,
-)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFProtect
 
-SCOPE = "openid profile customer"
-EXTENSION = "tv"
-MAX_BOXES = 10_000  # boxes remembered per process; the least recently seen go first
-CHANNELS = ("Eén", "VTM", "Canvas", "Play4", "Proximus 11", "Eleven Sports", "National "
-            "Geographic", "Discovery")
-
-
-@dataclass(frozen=True)
-class TvConfig:
-    issuer: str  # the provider
-    client_id: str  # the box's public client (type device)
-    base_url: str  # where this app is served
-    cookie_name: str  # the cookie that names the box
-    secret_key: str  # signs that cookie
-    resource: str | None = None  # RFC 8707: an API the token is for, if any
-    scope: str = SCOPE
-    # The Authorization header the provider pushes security events with (the
-    # stream's authorization_header); None: no security events.
-    security_events_authorization: str | None = None
-
-    def __repr__(self) -> str:  # never the secret key
-        return f"TvConfig(issuer={self.issuer!r}, client_id={self.client_id!r})"
-
-
-@dataclass
-class Viewer:
-    name: str
-    identity: Identity
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(default=None, repr=False)
-    sid: str | None = None  # the provider session the box was approved in
-    paired_at: float | None = None  # the provider's iat of the first access token
-
-    @property
-    def expired(self) -> bool:
-        return time.time() >= self.identity.expires_at
-
-    @property
-    def claims_as_of(self) -> float | None:
-        return _moment(self.identity.claims.get("iat"))
-
-
-def _moment(value: object) -> float | None:
-    return float(value) if type(value) in (int, float) else None
-
-
-@dataclass
-class Box:
-    authorization: DeviceAuthorization | None = None
-    viewer: Viewer | None = None
-    stale: int | None = None  # the mark of a claims change not yet refreshed
-
-
-class Tv:
-    """The boxes of this process and their way to the provider."""
-
-    def __init__(self, config: TvConfig) -> None:
-        self.config = config
-        self.device = DeviceClient(config.issuer, config.client_id, scope=config.scope,
-                                   resource=config.resource)
-        self._verifier: TokenVerifier | None = None
-        self._boxes: OrderedDict[str, Box] = OrderedDict()
-        self._lock = threading.Lock()
-        self._marks = itertools.count(1)
-        self.security_events = security_events.receiver_for(config.issuer, config.client_id)
-        self.security_events.on(TOKEN_CLAIMS_CHANGE, self.claims_changed)
-        self.security_events.on(SESSION_REVOKED, self.session_revoked)
-
-    def box(self, box_id: str) -> Box:
-        with self._lock:
-            box = self._boxes.get(box_id) or Box()
-            self._boxes[box_id] = box
-            self._boxes.move_to_end(box_id)
-            while len(self._boxes) > MAX_BOXES:
-                self._boxes.popitem(last=False)
-            return box
-
-    def forget(self, box_id: str) -> Box | None:
-        with self._lock:
-            return self._boxes.pop(box_id, None)
-
-    # -- security events ---------------------------------------------------------------
-
-    def _showing(self, event: SecurityEvent) -> list[tuple[str, Box]]:
-        """The boxes showing the person of ``event`` (under the lock)."""
-        return [(box_id, box) for box_id, box in self._boxes.items()
-                if box.viewer is not None and event.user is not None
-                and box.viewer.identity.subject == event.user]
-
-    def claims_changed(self, event: SecurityEvent) -> None:
-        """The person's claims changed (for the customer number ``tenant``):
-        their boxes for it refresh their tokens at the next screen."""
-        with self._lock:
-            mark = next(self._marks)
-            for _, box in self._showing(event):
-                viewer = box.viewer
-                if event.tenant is not None and viewer.identity.customer_number != event.tenant:
-                    continue
-                as_of = viewer.claims_as_of
-                if as_of is None or as_of <= event.issued_at:  # else: newer than the change
-                    box.stale = mark
-
-    def session_revoked(self, event: SecurityEvent) -> None:
-        """The provider session the box was approved in ended (or every
-        session of the person): the box forgets its tokens, and pairs again."""
-        with self._lock:
-            for box_id, box in self._showing(event):
-                viewer = box.viewer
-                if event.session is not None and viewer.sid not in (None, event.session):
-                    continue
-                if viewer.paired_at is not None and viewer.paired_at > event.issued_at:
-                    continue  # paired after the event: a late or replayed one
-                box.viewer, box.authorization, box.stale = None, None, None
-                del self._boxes[box_id]
-
-    @property
-    def verifier(self) -> TokenVerifier:
-        if self._verifier is None:  # the audience needs discovery: asked at first use
-            audience = self.config.resource or endpoint(self.device.metadata,
-                                                        "userinfo_endpoint")
-            self._verifier = TokenVerifier(self.config.issuer, audience=audience)
-        return self._verifier
-
-    def viewer(self, tokens: dict, previous: Viewer | None = None) -> Viewer:
-        """Who the tokens speak for, once verified (InvalidToken otherwise)."""
-        identity = self.verifier.verify_access_token(tokens["access_token"])
-        if previous is not None and identity.subject != previous.identity.subject:
-            raise InvalidToken("The refreshed tokens are for another person.")
-        name = previous.name if previous else ""
-        sid = previous.sid if previous else None
-        if isinstance(tokens.get("id_token"), str):
-            by_id_token = self.verifier.verify_id_token(tokens["id_token"],
-                                                        client_id=self.config.client_id)
-            if by_id_token.subject != identity.subject:
-                raise InvalidToken("The ID token and the access token are not for one person.")
-            name = by_id_token.claims.get("name") or name
-            sid = by_id_token.claims.get("sid") or sid
-        refresh_token = tokens.get("refresh_token") or (previous.refresh_token if previous
-                                                        else None)
-        paired_at = previous.paired_at if previous else _moment(identity.claims.get("iat"))
-        return Viewer(name, identity, tokens["access_token"], refresh_token, sid, paired_at)
-
-    def advance(self, box: Box) -> str | None:
-        """One step of the sign-in: start, poll once when it is time, or
-        take the tokens. Returns DENIED when the person said no."""
-        authorization = box.authorization
-        if authorization is None or authorization.expired:
-            box.authorization = self.device.start()
-            return None
-        if not authorization.may_poll():
-            return None
-        outcome = self.device.poll(authorization)
-        if outcome.status == GRANTED:
-            box.authorization = None
-            box.viewer = self.viewer(outcome.tokens)
-        elif outcome.status == DENIED:
-            box.authorization = None
-            return DENIED
-        elif outcome.status == EXPIRED:
-            box.authorization = self.device.start()  # a new code, at once
-        return None
-
-    def renew(self, box: Box) -> None:
-        """Refresh an expired or stale access token, or sign the box out."""
-        viewer, mark = box.viewer, box.stale
-        tokens = self.device.refresh(viewer.refresh_token) if viewer.refresh_token else None
-        renewed = self.viewer(tokens, viewer) if tokens else None
-        with self._lock:
-            if box.viewer is not viewer:  # forgotten meanwhile (a revoked session)
-                return
-            box.viewer = renewed
-            if box.stale == mark:  # a change that came meanwhile waits for the next screen
-                box.stale = None
-
+from claims import ClaimsError, InvalidToken, MissingEntitlement
+from claims.policy import decide
+from claims.vocabulary import Channel, Entitlement, Role
+from idp import i18n
+from idp.infrastructure.security_headers import share_stylesheet
+from services import error_pages, language, reasons, security_events, tv_pages
+from services.device_client import DENIED, DeviceFlowError
+from services.tv_boxes import CHANNELS, EXTENSION, SCOPE, Tv, TvConfig
 
 blueprint = Blueprint("tv", __name__)
 
@@ -252,10 +76,15 @@ def _box_id() -> str:
     return session["box"]
 
 
-def _page(template: str, status: int = 200, **context):
-    tv = _tv()
-    return render_template(f"tv/{template}", base_url=tv.config.base_url.rstrip("/"),
-                           issuer=tv.config.issuer.rstrip("/"), **context), status
+def _page(template: str, status: int = 200, *, refresh: int | None = None, **context):
+    """A screen; with ``refresh``, it reloads itself after that many seconds
+    (unless paused)."""
+    paused = request.args.get("pause") == "1"
+    response = current_app.make_response((render_template(
+        f"tv/{template}", refresh=refresh, paused=paused, **context), status))
+    if refresh and not paused:
+        response.headers["Refresh"] = str(refresh)
+    return response
 
 
 @blueprint.get("/")
@@ -263,36 +92,62 @@ def home():
     tv, box_id = _tv(), _box_id()
     box = tv.box(box_id)
     try:
-        if box.viewer is not None and (box.viewer.expired or box.stale is not None):
-            tv.renew(box)
-        if box.viewer is None and tv.advance(box) == DENIED:
-            return _page("message.html", title="Sign-in declined",
-                         text="The sign-in was declined. Start again to get a new code.",
+        with box.turn:
+            if box.viewer is not None and (box.viewer.expired or box.stale is not None):
+                tv.renew(box)
+            declined = box.viewer is None and tv.advance(box) == DENIED
+        if declined:
+            return _page("message.html", title=_("Sign-in declined"),
+                         text=_("The sign-in was declined. Start again to get a new code."),
                          again=True)
-    except InvalidToken:
+    except InvalidToken as error:
         tv.forget(box_id)
-        return _page("message.html", 502, title="Sign-in failed",
-                     text="The provider's tokens could not be verified.", again=True)
+        return _page("message.html", 502, title=_("Sign-in failed"),
+                     text=_("The sign-in could not be checked, so this box did not accept it. "
+                            "Start again to get a new code."), again=True, code=error.code)
     except (ClaimsError, DeviceFlowError) as error:  # the provider down or refusing the box
-        text = error.message if isinstance(error, ClaimsError) else str(error)
-        return _page("message.html", 503, title="Cannot sign in now", text=text, refresh=15)
+        code = error.code if isinstance(error, ClaimsError) else "device_flow"
+        return _page("message.html", 503, title=_("Cannot sign in now"),
+                     text=_("Our login service cannot be reached right now. This screen tries "
+                            "again by itself."), refresh=15, code=code)
     if box.viewer is None:
         authorization = box.authorization
-        return _page("code.html", authorization=authorization, refresh=authorization.interval)
+        link = authorization.verification_uri_complete or authorization.verification_uri
+        return _page("code.html", authorization=authorization, refresh=authorization.interval,
+                     qr=tv_pages.qr_svg(link), spelled=tv_pages.spelled(authorization.user_code),
+                     qr_label=tv_pages.QR_LABEL)
     viewer = box.viewer
     try:
         viewer.identity.require(Entitlement.TV)
     except MissingEntitlement as refusal:
-        return _page("refused.html", 403, viewer=viewer, reason=refusal.reason)
+        reason = reasons.translated(viewer.identity, Entitlement.TV.value, refusal.reason)
+        return _page("refused.html", 403, viewer=viewer, reason=reason,
+                     may_become=_may_become_administrator(viewer))
     return _page("home.html", viewer=viewer, channels=CHANNELS)
 
 
-@blueprint.get("/logout")
+def _may_become_administrator(viewer) -> bool:
+    """Would the person watch as an administrator? (Then the console helps.)"""
+    identity = viewer.identity
+    return identity.role is Role.USER and identity.customer_type is not None and \
+        bool(decide(Entitlement.TV, Role.ADMINISTRATOR, identity.customer_type, Channel.APP,
+                    has_own_mobile=True))
+
+
+@blueprint.route("/logout", methods=["GET", "POST"])
 def logout():
-    box = _tv().forget(session.pop("box", None) or "")
+    """GET asks (a link elsewhere must not sign the box out); POST, with its
+    CSRF token, revokes and forgets the box's tokens: it shows a new code."""
+    tv = _tv()
+    if tv.showing(session.get("box")) is None:
+        return redirect(tv.config.base_url.rstrip("/") + "/", 303)
+    if request.method == "GET":
+        return _page("confirm_logout.html")
+    box = tv.forget(session.pop("box", None) or "")
     if box is not None and box.viewer is not None and box.viewer.refresh_token:
-        _tv().device.revoke(box.viewer.refresh_token)
-    return redirect(_tv().config.base_url.rstrip("/") + "/")
+        tv.device.revoke(box.viewer.refresh_token)
+    flash(_("This box is signed out. To watch again, sign in with the new code."))
+    return redirect(tv.config.base_url.rstrip("/") + "/", 303)
 
 
 def _security_headers(response):
@@ -311,11 +166,25 @@ def create_app(config: TvConfig) -> Flask:
     app.config.update(SECRET_KEY=config.secret_key, SESSION_COOKIE_NAME=config.cookie_name,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=base.scheme == "https",
-                      SESSION_COOKIE_PATH=base.path or "/")
+                      SESSION_COOKIE_PATH=base.path or "/", WTF_CSRF_SSL_STRICT=False)
     tv = app.extensions[EXTENSION] = Tv(config)
+
+    def viewer_locale():
+        viewer = tv.showing(session.get("box"))
+        return viewer.locale if viewer is not None else None
+
+    i18n.init_app(app, packages=[Path(i18n.__file__).parents[1], Path(__file__).parent],
+                  choose=lambda: tv_pages.choose(viewer_locale), time_zone=config.time_zone)
+    app.context_processor(language.switcher)
+    app.context_processor(lambda: tv_pages.context(config, tv.showing(session.get("box"))))
+    csrf = CSRFProtect(app)
     app.register_blueprint(blueprint)
+    app.register_blueprint(language.blueprint)
+    share_stylesheet(app)
     if config.security_events_authorization is not None:
-        security_events.install(app, tv.security_events, config.security_events_authorization)
+        csrf.exempt(security_events.install(app, tv.security_events,
+                                            config.security_events_authorization))
+    error_pages.install(app, "tv/error.html")
     app.after_request(_security_headers)
     return app
 

@@ -1,20 +1,31 @@
 """The Flask app every web service shares (:func:`create_service_app`): the
 relying party of :mod:`services.relying_party`, its views
 (:mod:`services.rp_views`), server-side sessions, CSRF, the security headers,
-the provider's security events (:mod:`services.security_events`), and the
-guard that sends a person without a session to sign in and refreshes a
-session whose claims changed."""
+the provider's security events (:mod:`services.security_events`), the
+languages and the shared header, the error pages, and the guard that sends a
+person without a session to sign in (or, after a logout elsewhere, to the
+"You are signed out" page) and refreshes a session whose claims changed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from claims import Identity
 from claims.errors import MissingEntitlement
 from idp import i18n
-from services import language, refusals, rp_views, security, security_events
+from services import (
+    error_pages,
+    language,
+    masthead,
+    refusals,
+    rp_views,
+    security,
+    security_events,
+)
 from services.relying_party import (
     EXTENSION,
     IDENTITY,
@@ -42,6 +53,7 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
                   time_zone=config.time_zone)
     app.context_processor(language.switcher)
     rp = WebRelyingParty(config)
+    rp.sessions.ended.keep = _language_of
     app.extensions[EXTENSION] = rp
     app.session_interface = ServerSessionInterface(rp.sessions)
     csrf = CSRFProtect(app)
@@ -59,13 +71,22 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.before_request(_guard)
+    error_pages.install(app, "services/error.html")
     app.register_error_handler(CSRFError, _csrf_error)
 
     @app.context_processor
     def page_context() -> dict:
-        return {"service": config, "identity": current_identity()}
+        return {**masthead.context(config), "service": masthead.Shown(config),
+                "identity": current_identity()}
 
     return app
+
+
+def _language_of(data: dict) -> str | None:
+    """The language a session's pages spoke (for the page after its logout)."""
+    identity = data.get(IDENTITY)
+    claimed = identity.claims.get("locale") if isinstance(identity, Identity) else None
+    return i18n.language_of(data.get(language.CHOSEN)) or i18n.language_of(claimed)
 
 
 def _guard():
@@ -84,8 +105,12 @@ def _guard():
     if identity is None:
         if request.method != "GET":
             return refusals.message_page(
-                "Please sign in again", "Your session has ended, so nothing was changed.",
-                status=401, link=url_for("rp.login"), link_label="Sign in")
+                _("Please sign in again"), _("Your session has ended, so nothing was changed."),
+                status=401, link=url_for("rp.login"), link_label=_("Sign in"))
+        ended = rp.sessions.take_ended(request.cookies.get(current_app.config[
+            "SESSION_COOKIE_NAME"]))
+        if ended is not None:  # a logout elsewhere: say so, rather than ask for a password
+            return redirect(url_for("rp.signed_out", state=ended.kept), 303)
         query = request.query_string.decode("ascii", "replace")
         return redirect(url_for("rp.login", next=request.path + (f"?{query}" if query else "")))
     wanted = rp.config.required_entitlement
@@ -93,6 +118,7 @@ def _guard():
         try:
             identity.require(wanted)
         except MissingEntitlement as refusal:
+            i18n.current_language()  # chosen now, while the person's locale claim is known
             if rp.security_events is None:
                 # The identity is a snapshot of the ID token, and no event will say
                 # it changed. Forget it (the ID token, sid and sub stay, for signing
@@ -106,9 +132,11 @@ def _guard():
 
 def _csrf_error(error: CSRFError):
     return refusals.message_page(
-        "This form could not be accepted", "It was open too long, or it did not come from this "
-        "site. Nothing was changed: please reload the page and try again.", status=400,
-        link="/", link_label="Back to the start page")
+        _("This form could not be accepted"), _("It was open too long, or it did not come from "
+                                                "this site. Nothing was changed: please reload "
+                                                "the page and try again."), status=400,
+        link="/", link_label=_("Back to the start page"),
+        detail=_("Code for our helpdesk: %(code)s", code="csrf"))
 
 
 __all__ = ["create_service_app"]

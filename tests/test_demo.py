@@ -45,9 +45,11 @@ BANNER_ANSWERS = {
 }
 
 
-def run_demo(cwd: Path, port: int, env: dict[str, str] | None = None) -> tuple[str, str]:
-    """Start the demo, wait for its banner, check it serves, stop it with Ctrl-C."""
-    process = subprocess.Popen([str(KEYHOLDER), "demo", "--port", str(port)], cwd=cwd,
+def run_demo(cwd: Path, port: int, env: dict[str, str] | None = None, *options: str,
+             stop_with: int = signal.SIGINT) -> tuple[str, str]:
+    """Start the demo, wait for its banner, check it serves, stop it with
+    Ctrl-C (or ``stop_with``)."""
+    process = subprocess.Popen([str(KEYHOLDER), "demo", "--port", str(port), *options], cwd=cwd,
                                env=env or clean_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
@@ -69,7 +71,7 @@ def run_demo(cwd: Path, port: int, env: dict[str, str] | None = None) -> tuple[s
         assert answers == BANNER_ANSWERS
         check_security_event_endpoints(cwd, urls)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_with)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     return "".join(banner) + out, err
@@ -147,6 +149,27 @@ def test_demo_serves_health_and_prints_url_and_logins(tmp_path):
     ids = {line.split()[0] for line in streams}
     assert [line for line in moved if line.split()[0] in ids] == \
         [line for line in moved if "  TV [" in line]
+
+
+def test_sigterm_stops_the_demo_cleanly_and_reset_forgets_the_changes(tmp_path):
+    """The first ten minutes (issue 15): SIGTERM is a clean stop (exit 0, not a
+    failure); each access log line names its server; `--reset` starts again
+    from the demo data after Mary's promotion."""
+    port, env = free_port(), clean_env()
+    output, errors = run_demo(tmp_path, port, env, stop_with=signal.SIGTERM)
+    assert "Stopped." in output
+    assert re.search(rf'\[provider:{port}\] "GET /health" 200', errors), errors[-2000:]
+    assert re.search(r'\[portal:\d+\] "GET /" 302', errors)
+
+    promoted = keyholder("member", "set-role", "mary.jones@smith-ltd.example", "--customer",
+                         "123456789", "--role", "administrator", cwd=tmp_path)
+    assert promoted.returncode == 0, promoted.stderr
+    assert "administrator  Mary Jones" in keyholder("customer", "show", "123456789",
+                                                    cwd=tmp_path).stdout
+    output, _ = run_demo(tmp_path, port, env, "--reset")
+    assert "Reset: keyholder.db" in output
+    shown = keyholder("customer", "show", "123456789", cwd=tmp_path).stdout
+    assert "user           Mary Jones" in shown and "administrator  Philip Smith" in shown
 
 
 def test_demo_reports_a_busy_port_in_one_line(tmp_path):

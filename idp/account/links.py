@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from idp.account.models import AccountLink, LinkPurpose
 from idp.directory.models import Customer, Person, utcnow
+from idp.i18n import _l
 
 LIFETIMES = {
     LinkPurpose.PASSWORD_RESET: timedelta(minutes=30),
@@ -37,21 +38,23 @@ class LinkRefused:
     """Why a link cannot be used, in words for the page."""
 
     code: str  # "unknown", "used", "expired"
-    message: str
+    message: str  # or a lazy string, translated where the page shows it
 
     def __bool__(self) -> bool:
         return False
 
 
-UNKNOWN = LinkRefused("unknown", "This link is not valid. Please ask for a new one.")
-USED = LinkRefused("used", "This link has been used already. Please ask for a new one.")
-EXPIRED = LinkRefused("expired", "This link has expired. Please ask for a new one.")
+UNKNOWN = LinkRefused("unknown", _l("This link is not valid. Please ask for a new one."))
+USED = LinkRefused("used", _l("This link has been used already. Please ask for a new one."))
+EXPIRED = LinkRefused("expired", _l("This link has expired. Please ask for a new one."))
 
 
 def issue(db: Session, purpose: LinkPurpose, *, email: str, actor: str,
           person: Person | None = None, customer: Customer | None = None,
-          role: str | None = None, mobile: str | None = None) -> str:
-    """A new link; returns its secret (for the e-mail, never stored)."""
+          role: str | None = None, mobile: str | None = None,
+          subject_id: str | None = None, lifetime: timedelta | None = None) -> str:
+    """A new link; returns its secret (for the e-mail, never stored).
+    ``lifetime``: instead of the purpose's own (one from a setting)."""
     now = utcnow()
     # By address in every case: the same statement whether or not the
     # address has an account (no timing tells them apart).
@@ -59,13 +62,15 @@ def issue(db: Session, purpose: LinkPurpose, *, email: str, actor: str,
     mine = AccountLink.email == email
     if customer is not None:
         mine = mine & (AccountLink.customer_id == customer.id)
+    if subject_id is not None:  # a link about someone withdraws only those about him
+        mine = mine & (AccountLink.subject_id == subject_id)
     db.execute(update(AccountLink).where(*earlier, mine).values(expires_at=now))
     secret = secrets.token_urlsafe(32)
     db.add(AccountLink(purpose=purpose.value, token_hash=digest(secret),
                        person_id=person.id if person is not None else None, email=email,
                        customer_id=customer.id if customer is not None else None, role=role,
-                       mobile=mobile, created_by=actor, created_at=now,
-                       expires_at=now + LIFETIMES[purpose]))
+                       mobile=mobile, subject_id=subject_id, created_by=actor, created_at=now,
+                       expires_at=now + (LIFETIMES[purpose] if lifetime is None else lifetime)))
     db.flush()
     return secret
 

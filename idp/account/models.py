@@ -18,6 +18,7 @@ class LinkPurpose(StrEnum):
     PASSWORD_RESET = "password_reset"          # 30 minutes
     EMAIL_VERIFICATION = "email_verification"  # 7 days
     INVITATION = "invitation"                  # 7 days, into a customer number
+    PROMOTION_UNDO = "promotion_undo"          # KEYHOLDER_PROMOTION_UNDO_WINDOW
 
 
 class AccountLink(Base):
@@ -37,6 +38,9 @@ class AccountLink(Base):
         ForeignKey("customer.id", ondelete="CASCADE"), default=None)
     role: Mapped[str | None] = mapped_column(String(20), default=None)
     mobile: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Undoing a promotion: the promoted person (no foreign key: adding one
+    # copies the table on SQLite; a link about someone gone finds no member).
+    subject_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_by: Mapped[str] = mapped_column(String(64))  # an audit actor
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()

@@ -29,6 +29,8 @@ import hashlib
 from datetime import timedelta
 
 from flask import current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import EmailField, HiddenField, PasswordField
@@ -37,8 +39,17 @@ from wtforms.validators import DataRequired, Length
 from idp.account import blueprint, links
 from idp.account.links import LinkRefused
 from idp.account.models import AccountLink, LinkPurpose
-from idp.account.pages import CROSS_SITE, TOO_OLD, from_our_pages, to_login
-from idp.account.passwords import set_password
+from idp.account.pages import (
+    CROSS_SITE,
+    TOO_OLD,
+    form_refusal,
+    from_our_pages,
+    link_refused,
+    to_login,
+    too_many_attempts,
+    unfilled,
+)
+from idp.account.passwords import policy_words, refusal_words, set_password
 from idp.account.verification import (
     absolute_url,
     mark_verified,
@@ -49,10 +60,11 @@ from idp.directory.contacts import normalise_email
 from idp.directory.errors import InvalidEmail, InvalidPassword
 from idp.directory.models import Person, utcnow
 from idp.directory.services import Directory, person_actor
+from idp.i18n import _l
 from idp.infrastructure import database, failure_counters
 from idp.infrastructure.client_ip import client_ip
 from idp.infrastructure.failure_counters import Limit
-from idp.infrastructure.passwords import MAX_LENGTH, MIN_LENGTH, PASSWORDS
+from idp.infrastructure.passwords import MAX_LENGTH, PASSWORDS
 from idp.login import login_limits, sessions
 from idp.login.models import SsoSession
 from idp.outbox import mail
@@ -63,24 +75,25 @@ RESET_WINDOW = timedelta(hours=1)
 RESET_PER_ADDRESS = 5   # links asked for one typed address per window
 RESET_PER_CLIENT = 30   # per client address (offices share one)
 
-RESET_SUBJECT = "Choose a new password"
-NOT_THE_SAME = "The two new passwords are not the same. Please type the new password twice."
-NOT_AN_ADDRESS = "This is not an e-mail address (expected name@example.com)."
-WRONG_CURRENT = "Your current password is not right, so nothing was changed."
+# Lazy: each is translated in the language of the page or e-mail it is shown in.
+RESET_SUBJECT = _l("Choose a new password")
+NOT_THE_SAME = _l("The two new passwords are not the same. Please type the new password twice.")
+NOT_AN_ADDRESS = _l("This is not an e-mail address (expected name@example.com).")
+WRONG_CURRENT = _l("Your current password is not right, so nothing was changed.")
 
 
 # -- forms (each carries a CSRF token) ------------------------------------------
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
 
 
 class NewPasswordFields:
     # No maximum below the policy's: a long passphrase must not be cut.
-    password = PasswordField("New password", validators=[DataRequired(),
-                                                         Length(max=MAX_LENGTH)])
-    again = PasswordField("New password again", validators=[DataRequired(),
-                                                            Length(max=MAX_LENGTH)])
+    password = PasswordField(_l("New password"), validators=[DataRequired(),
+                                                             Length(max=MAX_LENGTH)])
+    again = PasswordField(_l("New password again"), validators=[DataRequired(),
+                                                                Length(max=MAX_LENGTH)])
 
 
 class ResetPasswordForm(FlaskForm, NewPasswordFields):
@@ -88,16 +101,11 @@ class ResetPasswordForm(FlaskForm, NewPasswordFields):
 
 
 class ChangePasswordForm(FlaskForm, NewPasswordFields):
-    current = PasswordField("Current password", validators=[DataRequired(),
-                                                            Length(max=MAX_LENGTH)])
+    current = PasswordField(_l("Current password"), validators=[DataRequired(),
+                                                                Length(max=MAX_LENGTH)])
 
 
 # -- helpers --------------------------------------------------------------------
-
-def _form_refusal(form: FlaskForm, missing: str) -> str:
-    """The sentence for a form that did not validate."""
-    return TOO_OLD if form.csrf_token.errors else missing
-
 
 def _reset_limits(address: str) -> list[Limit]:
     """Keyed by the address as typed (normalised), whether or not it has an account."""
@@ -106,16 +114,12 @@ def _reset_limits(address: str) -> list[Limit]:
             Limit(f"reset:ip:{client_ip()[:80]}", RESET_PER_CLIENT, RESET_WINDOW)]
 
 
-def _policy_words() -> str:
-    return (f"At least {MIN_LENGTH} characters, and not one of the most common passwords; "
-            "no other rules. A few unrelated words make a long password that is easy to "
-            "remember and hard to guess.")
-
-
 # -- "Forgot password?" ------------------------------------------------------------
 
-def _forgot_page(form: ForgotPasswordForm, message: str | None = None, status: int = 200):
-    return render_template("account/password_forgot.html", form=form, message=message), status
+def _forgot_page(form: ForgotPasswordForm, message: str | None = None, status: int = 200,
+                 invalid: tuple[str, ...] = ()):
+    return render_template("account/password_forgot.html", form=form, message=message,
+                           invalid=invalid), status
 
 
 @blueprint.route("/password/forgot", methods=["GET", "POST"])
@@ -126,12 +130,13 @@ def forgot_password():
     if not from_our_pages():
         return _forgot_page(form, CROSS_SITE, 403)
     if not form.validate_on_submit():
-        return _forgot_page(form, _form_refusal(
-            form, NOT_AN_ADDRESS if form.email.data else "Please give your e-mail address."), 400)
+        return _forgot_page(form, form_refusal(
+            form, NOT_AN_ADDRESS if form.email.data else _("Please give your e-mail address.")),
+            400, unfilled(form, "email"))
     try:
         address = normalise_email(form.email.data)
-    except InvalidEmail as error:  # says nothing about who has an account
-        return _forgot_page(form, error.reason, 400)
+    except InvalidEmail:  # says nothing about who has an account
+        return _forgot_page(form, NOT_AN_ADDRESS, 400, ("email",))
 
     db = database.session()
     database.begin_write(db)
@@ -139,8 +144,10 @@ def forgot_password():
     blocked = failure_counters.check(db, limits)
     if blocked is not None:
         db.rollback()
-        return _forgot_page(form, "Too many links were asked for. Please wait "
-                                  f"{blocked.wait_words()} and try again.", 429)
+        return _forgot_page(form, ngettext(
+            "Too many links were asked for. Please wait %(num)d minute and try again.",
+            "Too many links were asked for. Please wait %(num)d minutes and try again.",
+            blocked.minutes), 429)
     failure_counters.record_failure(db, limits)  # every request counts, found or not
     person = Directory(db).find_person(address)
     _send_reset_link(db, person if person is not None and person.is_active else None, address)
@@ -160,7 +167,7 @@ def _send_reset_link(db: Session, person: Person | None, address: str) -> None:
     until = utcnow() + links.LIFETIMES[LinkPurpose.PASSWORD_RESET]
     mail.queue(db, "password.reset", "password_reset", RESET_SUBJECT, recipient, None,
                link=absolute_url("account.reset_password", token=secret),
-               until=mail.when(until), forgot_url=absolute_url("account.forgot_password"))
+               until=until, forgot_url=absolute_url("account.forgot_password"))
     db.flush()
     if person is None:
         step.rollback()
@@ -170,14 +177,10 @@ def _send_reset_link(db: Session, person: Person | None, address: str) -> None:
 
 # -- the e-mailed link: a new password ----------------------------------------------
 
-def link_refused(refusal: LinkRefused, template: str, status: int = 400):
-    return render_template(template, refusal=refusal), status
-
-
 def _reset_page(form: ResetPasswordForm, person: Person, message: str | None = None,
-                status: int = 200):
+                status: int = 200, invalid: tuple[str, ...] = ()):
     return render_template("account/password_reset.html", form=form, person=person,
-                           message=message, policy=_policy_words()), status
+                           message=message, policy=policy_words(), invalid=invalid), status
 
 
 def _reset_link(db: Session, secret: object) -> tuple[AccountLink, Person] | LinkRefused:
@@ -215,15 +218,16 @@ def reset_password():
     link, person = found
     if not complete:
         db.rollback()
-        return _reset_page(form, person, "Please type your new password twice.", 400)
+        return _reset_page(form, person, _("Please type your new password twice."), 400,
+                           unfilled(form, "password", "again"))
     if form.password.data != form.again.data:
         db.rollback()
-        return _reset_page(form, person, NOT_THE_SAME, 400)
+        return _reset_page(form, person, NOT_THE_SAME, 400, ("again",))
     try:
         set_password(db, person, form.password.data, actor=person_actor(person), how="reset")
-    except InvalidPassword as error:
+    except InvalidPassword:
         db.rollback()
-        return _reset_page(form, person, error.reason, 400)
+        return _reset_page(form, person, refusal_words(form.password.data), 400, ("password",))
     links.use(link)
     # The link reached the person at their address: that verifies it, and
     # the login's count of wrong passwords for it starts again.
@@ -241,9 +245,9 @@ def reset_password():
 # -- changing the password while signed in --------------------------------------------
 
 def _change_page(form: ChangePasswordForm, sso: SsoSession, message: str | None = None,
-                 status: int = 200):
+                 status: int = 200, invalid: tuple[str, ...] = ()):
     return render_template("account/password_change.html", form=form, person=sso.person,
-                           message=message, policy=_policy_words()), status
+                           message=message, policy=policy_words(), invalid=invalid), status
 
 
 @blueprint.route("/password", methods=["GET", "POST"])
@@ -258,8 +262,9 @@ def change_password():
     if not from_our_pages():
         return _change_page(form, sso, CROSS_SITE, 403)
     if not form.validate_on_submit():
-        return _change_page(form, sso, _form_refusal(
-            form, "Please type your current password, and the new one twice."), 400)
+        return _change_page(form, sso, form_refusal(
+            form, _("Please type your current password, and the new one twice.")), 400,
+            unfilled(form, "current", "password", "again"))
 
     database.restart_as_writer(db)
     sso = sessions.current(db)
@@ -272,22 +277,21 @@ def change_password():
     blocked = login_limits.check(db, person.email, address)
     if blocked is not None:
         db.rollback()
-        return _change_page(form, sso, f"Too many attempts. Please wait "
-                                       f"{blocked.wait_words()} and try again.", 429)
+        return _change_page(form, sso, too_many_attempts(blocked), 429)
     if not current_app.extensions[PASSWORDS].verify(person.password_hash,
                                                      form.current.data).ok:
         login_limits.record_failure(db, person.email, address)
         db.commit()
-        return _change_page(form, sso, WRONG_CURRENT, 400)
+        return _change_page(form, sso, WRONG_CURRENT, 400, ("current",))
     if form.password.data != form.again.data:
         db.rollback()
-        return _change_page(form, sso, NOT_THE_SAME, 400)
+        return _change_page(form, sso, NOT_THE_SAME, 400, ("again",))
     try:
         ended = set_password(db, person, form.password.data, actor=person_actor(person),
                              how="changed", keep=sso)
-    except InvalidPassword as error:
+    except InvalidPassword:
         db.rollback()
-        return _change_page(form, sso, error.reason, 400)
+        return _change_page(form, sso, refusal_words(form.password.data), 400, ("password",))
     login_limits.record_success(db, person.email)
     withdraw(db, person, LinkPurpose.PASSWORD_RESET)  # a link asked for before opens nothing
     sessions.reauthenticated(db, sso)   # the password was typed just now

@@ -10,19 +10,24 @@ credential-change), and an e-mail to the person."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from idp.account.verification import absolute_url
 from idp.directory.models import Person, utcnow
 from idp.directory.services import AuditAction, Directory
-from idp.infrastructure.passwords import PASSWORDS
+from idp.i18n import _l
+from idp.infrastructure.passwords import MAX_LENGTH, MIN_LENGTH, PASSWORDS
 from idp.login import sessions
 from idp.login.models import SsoSession
 from idp.outbox import mail
 from idp.protocol.tokens.family_revocation import revoke_person_grants_but
 
 HOW = ("changed", "reset", "operator")
+CHANGED_SUBJECT = _l("Your password was changed")
 
 
 def set_password(db: Session, person: Person, password: str, *, actor: str, how: str,
@@ -37,7 +42,26 @@ def set_password(db: Session, person: Person, password: str, *, actor: str, how:
     revoke_person_grants_but(db, person.id, keep.id if keep is not None else None,
                              "password_changed")
     Directory(db).record(AuditAction.PASSWORD_CHANGED, actor, person=person, how=how)
-    mail.queue(db, "password.changed", "password_changed", "Your password was changed", person,
-               None, how=how, at=mail.when(person.password_changed_at),
+    mail.queue(db, "password.changed", "password_changed", CHANGED_SUBJECT, person, None,
+               how=how, at=person.password_changed_at,
                forgot_url=absolute_url("account.forgot_password"))
     return ended
+
+
+def policy_words() -> str:
+    """The policy, for the page where a new password is typed."""
+    return _("At least %(num)d characters, and not one of the most common passwords; no other "
+             "rules. A few unrelated words make a long password that is easy to remember and "
+             "hard to guess.", num=MIN_LENGTH)
+
+
+def refusal_words(password: str) -> str:
+    """Why the policy refused ``password`` (InvalidPassword), in the page's
+    language: the policy's own reason is English, for the command line."""
+    length = len(unicodedata.normalize("NFKC", password))
+    if length < MIN_LENGTH:
+        return _("A password has at least %(num)d characters.", num=MIN_LENGTH)
+    if length > MAX_LENGTH:
+        return _("A password has at most %(num)d characters.", num=MAX_LENGTH)
+    return _("This password is one of the most common ones, which are tried first by anyone "
+             "guessing. Please choose another.")

@@ -19,46 +19,48 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from idp.account import blueprint, totp
-from idp.account.pages import from_our_pages
+from idp.account.pages import CROSS_SITE, from_our_pages, too_many_attempts, unfilled
 from idp.directory.services import person_actor
+from idp.i18n import _l
 from idp.infrastructure import database
 from idp.infrastructure.client_ip import client_ip
-from idp.infrastructure.edge import Refused
 from idp.infrastructure.passwords import PASSWORDS
 from idp.login import login_limits, sessions
 
 REAUTHENTICATE_AFTER = 600  # seconds since the last password, as the console's
 
-EXPIRED = "This page was open too long. Nothing was changed; please try again."
-WRONG_PASSWORD = "This password is not right. Please type the password you sign in with."
-WRONG_APP_CODE = ("This code is not right. Please type the 6-digit code your authenticator "
-                  "app shows now for Keyholder.")
-WRONG_CODE = ("This code is not right. Please type the 6-digit code your authenticator app "
-              "shows now, or one of your recovery codes.")
-
-
-class CrossSiteForm(Refused):
-    status = 403
-    error = "access_denied"
+EXPIRED = _l("This page was open too long. Nothing was changed; please try again.")
+WRONG_PASSWORD = _l("This password is not right. Please type the password you sign in with.")
+WRONG_CODE = _l("This code is not right. Please type the 6-digit code your authenticator app "
+                "shows now, or one of your recovery codes.")
+NO_CODE = _l("Please type the 6-digit code your authenticator app shows.")
 
 
 class EnrolForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
-    password = PasswordField("Your password", validators=[Length(max=1024)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
+    password = PasswordField(_l("Your password"), validators=[Length(max=1024)])
 
 
 class RenewForm(FlaskForm):
-    password = PasswordField("Your password", validators=[Length(max=1024)])
+    password = PasswordField(_l("Your password"), validators=[Length(max=1024)])
 
 
 class DisableForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)])
-    code = StringField("Code", validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=1024)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
+
+
+def wrong_app_code() -> str:
+    """A wrong code while setting up: the app's entry is under the operator's name."""
+    return _("This code is not right. Please type the 6-digit code your authenticator app "
+             "shows now for %(name)s.", name=totp.issuer_name())
 
 
 def signed_in(view):
@@ -68,7 +70,8 @@ def signed_in(view):
     @wraps(view)
     def guarded(*args, **kwargs):
         if request.method == "POST" and not from_our_pages():
-            raise CrossSiteForm("This form was sent from another site, so nothing was changed.")
+            return render_template("account/refused.html", message=CROSS_SITE,
+                                   back=url_for("account.second_factor")), 403
         sso = sessions.current(database.session())
         if sso is None:
             return redirect(url_for("login.login", next=url_for("account.second_factor")))
@@ -83,9 +86,7 @@ def _needs_password(sso) -> bool:
 
 def _throttled(db, person) -> str | None:
     blocked = login_limits.check(db, person.email, client_ip())
-    if blocked is None:
-        return None
-    return f"Too many attempts. Please wait {blocked.wait_words()} and try again."
+    return None if blocked is None else too_many_attempts(blocked)
 
 
 def _failed(db, person, message: str) -> str:
@@ -105,10 +106,11 @@ def _password_is_right(db, sso, password: str) -> bool:
 # -- the pages -------------------------------------------------------------------------
 
 
-def _status_page(sso, message=None, status=200, *, renew_form=None, disable_form=None):
+def _status_page(sso, message=None, status=200, *, renew_form=None, disable_form=None,
+                 invalid=()):
     db, person = database.session(), sso.person
     return render_template(
-        "account/second_factor.html", person=person, message=message,
+        "account/second_factor.html", person=person, message=message, invalid=invalid,
         enabled_at=person.totp_enabled_at, left=totp.recovery_codes_left(db, person),
         customers=totp.requiring_customers(db, person),
         renew_form=renew_form or RenewForm(formdata=None),
@@ -116,12 +118,13 @@ def _status_page(sso, message=None, status=200, *, renew_form=None, disable_form
         needs_password=_needs_password(sso)), status
 
 
-def _enrol_page(sso, form, message=None, status=200):
+def _enrol_page(sso, form, message=None, status=200, *, invalid=()):
     db, person = database.session(), sso.person
     secret = totp.candidate(person)
     uri = totp.provisioning_uri(secret, person.email)
     return render_template(
-        "account/second_factor_enrol.html", form=form, message=message, person=person,
+        "account/second_factor_enrol.html", form=form, message=message, invalid=invalid,
+        person=person,
         secret=totp.grouped(secret), qr=totp.qr_svg(uri), uri=uri,
         customers=totp.requiring_customers(db, person),
         action=url_for("account.enrol"), needs_password=_needs_password(sso),
@@ -141,13 +144,12 @@ def second_factor(sso):
 def enrol(sso):
     form = EnrolForm()
     if totp.enrolled(sso.person):
-        flash("Two-step sign-in is already on.", "done")
+        flash(_("Two-step sign-in is already on."), "done")
         return redirect(url_for("account.second_factor"), 303)
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             return _enrol_page(sso, form, EXPIRED, 400)
-        return _enrol_page(sso, form, "Please type the 6-digit code your authenticator app "
-                                      "shows.", 400)
+        return _enrol_page(sso, form, NO_CODE, 400, invalid=("code",))
     needs_password = _needs_password(sso)
     secret = totp.candidate(sso.person)
     db = database.session()
@@ -158,11 +160,13 @@ def enrol(sso):
         db.rollback()
         return _enrol_page(sso, form, throttled, 429)
     if needs_password and not _password_is_right(db, sso, form.password.data or ""):
-        return _enrol_page(sso, form, _failed(db, person, WRONG_PASSWORD), 400)
+        return _enrol_page(sso, form, _failed(db, person, WRONG_PASSWORD), 400,
+                           invalid=("password",))
     codes = totp.enable(db, person, secret, form.code.data, actor=person_actor(person),
                         during="account")
     if codes is None:
-        return _enrol_page(sso, form, _failed(db, person, WRONG_APP_CODE), 400)
+        return _enrol_page(sso, form, _failed(db, person, wrong_app_code()), 400,
+                           invalid=("code",))
     db.commit()
     totp.forget_candidate()
     return render_template("account/second_factor_recovery_codes.html", codes=codes,
@@ -187,7 +191,8 @@ def renew_recovery_codes(sso):
         db.rollback()
         return _status_page(sso, throttled, 429, renew_form=form)
     if needs_password and not _password_is_right(db, sso, form.password.data or ""):
-        return _status_page(sso, _failed(db, person, WRONG_PASSWORD), 400, renew_form=form)
+        return _status_page(sso, _failed(db, person, WRONG_PASSWORD), 400, renew_form=form,
+                            invalid=("renew-password",))
     codes = totp.renew_recovery_codes(db, person, actor=person_actor(person))
     db.commit()
     if codes is None:
@@ -206,8 +211,10 @@ def disable(sso):
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             return _status_page(sso, EXPIRED, 400, disable_form=form)
-        return _status_page(sso, "Please type your password and a code of your authenticator "
-                                 "app (or a recovery code).", 400, disable_form=form)
+        return _status_page(sso, _("Please type your password and a code of your "
+                                   "authenticator app (or a recovery code)."), 400,
+                            disable_form=form, invalid=tuple(
+                                f"off-{name}" for name in unfilled(form, "password", "code")))
     db = database.session()
     database.restart_as_writer(db)
     person = sso.person
@@ -216,18 +223,22 @@ def disable(sso):
         db.rollback()
         return _status_page(sso, throttled, 429, disable_form=form)
     if not _password_is_right(db, sso, form.password.data):
-        return _status_page(sso, _failed(db, person, WRONG_PASSWORD), 400, disable_form=form)
+        return _status_page(sso, _failed(db, person, WRONG_PASSWORD), 400, disable_form=form,
+                            invalid=("off-password",))
     verified = totp.verify(db, person, form.code.data, actor=person_actor(person))
     if verified is None:
-        return _status_page(sso, _failed(db, person, WRONG_CODE), 400, disable_form=form)
+        return _status_page(sso, _failed(db, person, WRONG_CODE), 400, disable_form=form,
+                            invalid=("off-code",))
     customers = totp.requiring_customers(db, person)
     totp.disable(db, person, actor=person_actor(person),
                  how="recovery_code" if verified.method == "recovery" else "code")
     db.commit()
     if customers:
-        names = ", ".join(c.name for c in customers)
-        flash(f"Two-step sign-in is off. {names} requires it of its administrators: your next "
-              "sign-in will ask you to set it up again.", "done")
+        flash(ngettext("Two-step sign-in is off. %(names)s requires it of its administrators: "
+                       "your next sign-in will ask you to set it up again.",
+                       "Two-step sign-in is off. %(names)s require it of their administrators: "
+                       "your next sign-in will ask you to set it up again.",
+                       len(customers), names=", ".join(c.name for c in customers)), "done")
     else:
-        flash("Two-step sign-in is off. You sign in with your password only.", "done")
+        flash(_("Two-step sign-in is off. You sign in with your password only."), "done")
     return redirect(url_for("account.second_factor"), 303)

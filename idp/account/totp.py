@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app, session
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -50,7 +51,6 @@ from idp.account.models import RecoveryCode
 from idp.directory.models import Customer, Membership, Person, utcnow
 from idp.directory.services import Directory
 
-ISSUER_NAME = "Keyholder"  # what authenticator apps show above the code
 STEP_SECONDS = 30
 DIGITS = 6
 WINDOW = 1  # steps either side of now
@@ -133,9 +133,15 @@ def grouped(secret: str) -> str:
     return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
 
 
+def issuer_name() -> str:
+    """What authenticator apps show above the code: the operator's name
+    (``KEYHOLDER_OPERATOR_NAME``), the name people know us by."""
+    return current_app.config["KEYHOLDER"].OPERATOR_NAME
+
+
 def provisioning_uri(secret: str, email: str) -> str:
     """The ``otpauth://`` URI of the QR code: our name and the person's e-mail."""
-    return _totp(secret).provisioning_uri(name=email, issuer_name=ISSUER_NAME)
+    return _totp(secret).provisioning_uri(name=email, issuer_name=issuer_name())
 
 
 def qr_svg(uri: str) -> Markup:
@@ -143,7 +149,7 @@ def qr_svg(uri: str) -> Markup:
     Content-Security-Policy holds)."""
     svg = segno.make(uri, error="m").svg_inline(
         scale=5, dark="#000", light="#fff", svgclass="qr-code", lineclass=None,
-        title="QR code for your authenticator app")
+        title=_("QR code for your authenticator app"))
     return Markup(svg.replace("<svg ", '<svg role="img" aria-labelledby="qr-help" ', 1))  # noqa: S704 - segno's own SVG, no user input in markup
 
 

@@ -21,12 +21,13 @@ from idp.account.links import LinkRefused
 from idp.account.models import AccountLink, LinkPurpose
 from idp.directory.models import Person, utcnow
 from idp.directory.services import Directory, person_actor
+from idp.i18n import _l
 from idp.infrastructure.failure_counters import Limit
 from idp.outbox import mail
 
 EMAIL_VERIFIED = "person.email_verified"      # details: how ("link", "password_reset")
 VERIFICATION_SENT = "person.verification_sent"
-SUBJECT = "Please confirm your e-mail address"
+SUBJECT = _l("Please confirm your e-mail address")  # in the recipient's language
 # "Send the link again" (the account page, the console): links per person per
 # window, on one counter whichever page asks ("Throttle, never lock out").
 RESEND_WINDOW = timedelta(hours=1)
@@ -55,7 +56,7 @@ def send_verification(db: Session, person: Person, actor: str) -> bool:
     # is in the query string, which the access logs never record, and the page
     # it opens sends no Referer (Referrer-Policy: no-referrer).
     mail.queue(db, "email.verification", "verify_email", SUBJECT, person, None,
-               link=absolute_url("account.verify_email", token=secret), until=mail.when(until))
+               link=absolute_url("account.verify_email", token=secret), until=until)
     Directory(db).record(VERIFICATION_SENT, actor, person=person)
     return True
 

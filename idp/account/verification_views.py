@@ -5,6 +5,8 @@ changes nothing; its page's button does (mail scanners open links too)."""
 from __future__ import annotations
 
 from flask import render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
@@ -12,8 +14,7 @@ from wtforms.validators import DataRequired, Length
 from idp.account import blueprint, links
 from idp.account.links import LinkRefused
 from idp.account.models import LinkPurpose
-from idp.account.pages import CROSS_SITE, TOO_OLD, from_our_pages, to_login
-from idp.account.password_views import link_refused
+from idp.account.pages import CROSS_SITE, TOO_OLD, from_our_pages, link_refused, to_login
 from idp.account.verification import person_of, resend_limits, send_verification, verify
 from idp.directory.services import person_actor
 from idp.infrastructure import database, failure_counters
@@ -96,14 +97,17 @@ def send_verification_again():
     person = sso.person
     if person.email_verified:
         db.rollback()
-        return _home(sso, notice="Your e-mail address is verified already.")
+        return _home(sso, notice=_("Your e-mail address is verified already."))
     limits = resend_limits(person)
     blocked = failure_counters.check(db, limits)
     if blocked is not None:
         db.rollback()
-        return _home(sso, message="Several links were sent already. Please wait "
-                                  f"{blocked.wait_words()} and try again.", status=429)
+        return _home(sso, message=ngettext(
+            "Several links were sent already. Please wait %(num)d minute and try again.",
+            "Several links were sent already. Please wait %(num)d minutes and try again.",
+            blocked.minutes), status=429)
     failure_counters.record_failure(db, limits)
     send_verification(db, person, person_actor(person))
     db.commit()
-    return _home(sso, notice=f"We sent a new link to {person.email}. It works for 7 days.")
+    return _home(sso, notice=_("We sent a new link to %(email)s. It works for 7 days.",
+                               email=person.email))

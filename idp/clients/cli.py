@@ -13,7 +13,12 @@ from sqlalchemy import func, select
 
 from claims.security_event_types import PUSH
 from idp.clients.models import ID_TOKEN_ALGORITHMS, Client, ClientType
-from idp.clients.registry import CACHE_SECONDS, register_client, remove_client
+from idp.clients.registry import (
+    InvalidClientMetadata,
+    register_client,
+    remove_client,
+    rotate_secret,
+)
 from idp.directory.cli_support import printable, reading, unit_of_work
 from idp.directory.errors import NotFound
 from idp.directory.models import utcnow
@@ -141,13 +146,30 @@ def _find(db, client_id: str) -> Client:
     return client
 
 
+@client_group.command("rotate-secret")
+@click.argument("client_id")
+@with_appcontext
+def client_rotate_secret(client_id: str) -> None:
+    """Give a confidential client a new secret (printed once, as JSON). The old
+    one is refused at once here, by every provider process within
+    KEYHOLDER_CLIENT_CACHE_SECONDS. Audited."""
+    with unit_of_work() as directory:
+        client = _find(directory.session, client_id)
+        try:
+            secret = rotate_secret(directory.session, current_app, client)
+        except InvalidClientMetadata as error:
+            raise click.ClickException(str(error)) from None
+        directory.record("client.secret_rotated", OPERATOR, client_id=client.id)
+    click.echo(json.dumps({"client_id": client.id, "client_secret": secret}, indent=2))
+
+
 @client_group.command("remove")
 @click.argument("client_id")
 @with_appcontext
 def client_remove(client_id: str) -> None:
     """Remove a client: its token families are revoked, then it is deleted
     with its codes, consents, Shared Signals streams and undelivered pushes.
-    Running provider processes cache clients for up to 30 seconds: they may
+    Running provider processes cache clients for KEYHOLDER_CLIENT_CACHE_SECONDS: they may
     still accept it that long."""
     with unit_of_work() as directory:
         removal = remove_client(directory.session, current_app,
@@ -159,7 +181,8 @@ def client_remove(client_id: str) -> None:
     lifetime = current_app.config["KEYHOLDER"].ACCESS_TOKEN_LIFETIME
     click.echo(f"Removed client {client.id} ({printable(client.name)}): "
                f"{removal.families_revoked} token family(ies) revoked.")
-    click.echo(f"Running provider processes forget it within {CACHE_SECONDS:.0f} s (their "
+    seconds = current_app.config["KEYHOLDER"].CLIENT_CACHE_SECONDS
+    click.echo(f"Running provider processes forget it within {seconds:.0f} s (their "
                "client cache); until then they may still accept its credentials. Access "
                f"tokens it got without a family (client credentials) stay valid until they "
                f"expire, at most {lifetime} s.")

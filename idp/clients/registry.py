@@ -1,12 +1,13 @@
 """Registering clients and finding them fast.
 
-Lookups are cached per process for at most ``CACHE_SECONDS`` (30 s): the
-token and introspection endpoints authenticate a client on every request,
-and clients change only through ``keyholder client add`` and ``client
-remove``. That is the bound: a client changed or removed in the database is
-seen so by every process within 30 s (at once by the process that made the
-change). The cache holds detached copies,
-never a live session object, and at most ``MAX_ENTRIES`` of them."""
+Lookups are cached per process for at most ``KEYHOLDER_CLIENT_CACHE_SECONDS``
+(30 s): the token and introspection endpoints authenticate a client on every
+request, and clients change only through ``keyholder client add``,
+``rotate-secret`` and ``remove``. That is the bound: a client changed or
+removed in the database (a secret rotated on another node) is seen so by
+every process within it (at once by the process that made the change).
+The cache holds detached copies, never a live session object, and at most
+``MAX_ENTRIES`` of them."""
 
 from __future__ import annotations
 
@@ -125,6 +126,19 @@ def register_client(session: Session, app: Flask, name: str, client_type: Client
     return Registration(client, secret)
 
 
+def rotate_secret(session: Session, app: Flask, client: Client) -> str:
+    """A new secret for a confidential ``client``, in the caller's transaction;
+    returns it (shown once, never stored). The old one is refused from the
+    commit on by this process, by the others within the cache's bound."""
+    if client.secret_hash is None:
+        raise InvalidClientMetadata("This client is public: it has no secret to rotate.")
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = hash_client_secret(client_secret_key(app), secret)
+    session.flush()
+    cache(app).clear()
+    return secret
+
+
 @dataclass(frozen=True)
 class Removal:
     client: Client  # deleted: read its attributes, never write them
@@ -156,7 +170,8 @@ def is_registered(session: Session, client_id: str) -> bool:
 class ClientCache:
     """client_id -> detached Client, for CACHE_SECONDS."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float = CACHE_SECONDS) -> None:
+        self.seconds = seconds  # KEYHOLDER_CLIENT_CACHE_SECONDS
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, Client | None]] = {}
         self._resources: dict[str, float] = {}  # resource URI known -> until when
@@ -177,7 +192,7 @@ class ClientCache:
         with self._lock:
             if len(self._entries) > MAX_ENTRIES:  # unknown ids must not grow it without bound
                 self._entries.clear()
-            self._entries[client_id] = (now + CACHE_SECONDS, client)
+            self._entries[client_id] = (now + self.seconds, client)
         return client
 
     def is_known_resource(self, app: Flask, uri: str) -> bool:
@@ -192,7 +207,7 @@ class ClientCache:
             with self._lock:
                 if len(self._resources) > MAX_ENTRIES:
                     self._resources.clear()
-                self._resources[uri] = now + CACHE_SECONDS
+                self._resources[uri] = now + self.seconds
         return known is not None
 
     def clear(self) -> None:
@@ -202,7 +217,7 @@ class ClientCache:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = ClientCache()
+    app.extensions[EXTENSION] = ClientCache(app.config["KEYHOLDER"].CLIENT_CACHE_SECONDS)
 
 
 def cache(app: Flask) -> ClientCache:

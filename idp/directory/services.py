@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     PROMOTED = "membership.promoted"            # became administrator (details: how)
     DEMOTED = "membership.demoted"              # became user (details: how)
     PROMOTION_REFUSED = "promotion.refused"     # details: the refusal code
+    PROMOTION_UNDONE = "membership.promotion_undone"  # an administrator did not agree (details: by)
     INTENT_ANNOUNCED = "promotion.intent_announced"
     MEMBER_EXCLUDED = "membership.excluded"
     MEMBER_INCLUDED = "membership.included"

@@ -25,7 +25,6 @@ from pathlib import Path
 from babel import Locale
 from flask import Flask, has_request_context
 from flask_babel import Babel, get_babel, get_locale, gettext, ngettext
-from flask_babel.speaklater import LazyString
 
 from idp.i18n import catalogues, formats
 
@@ -37,15 +36,62 @@ NAMES: dict[str, str] = {"en": "English", "fr": "Français", "nl": "Nederlands"}
 MAX_WISH = 200  # characters of ui_locales or Accept-Language worth reading
 
 
-def lazy_gettext(string: str, **variables) -> LazyString:
+class LazyText:
+    """A text translated when it is shown, in the app and language of that
+    moment. Flask-Babel's ``LazyString`` says it is safe HTML (``__html__``),
+    so a name inside one would reach a page unescaped; this one is escaped
+    like any other text."""
+
+    __slots__ = ("_args", "_func", "_kwargs")
+
+    def __init__(self, func, *args, **kwargs) -> None:
+        self._func, self._args, self._kwargs = func, args, kwargs
+
+    def __str__(self) -> str:
+        return str(self._func(*self._args, **self._kwargs))
+
+    def __repr__(self) -> str:
+        return f"l'{self}'"
+
+    def __getattr__(self, attr):  # str's methods: .format, .upper...
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(str(self), attr)
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+    def __contains__(self, item) -> bool:
+        return item in str(self)
+
+    def __add__(self, other):
+        return str(self) + other
+
+    def __radd__(self, other):
+        return other + str(self)
+
+    def __mod__(self, other):
+        return str(self) % other
+
+    def __eq__(self, other) -> bool:
+        return str(self) == other
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __lt__(self, other) -> bool:
+        return str(self) < other
+
+
+def lazy_gettext(string: str, **variables) -> LazyText:
     """``gettext`` when shown, in the app and language of that moment.
     (Flask-Babel's own binds the domain, and with it a translation cache, of
-    the app at hand when the module is imported.)"""
-    return LazyString(gettext, string, **variables)
+    the app at hand when the module is imported, and is not escaped.)"""
+    return LazyText(gettext, string, **variables)
 
 
-def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyString:
-    return LazyString(ngettext, singular, plural, num, **variables)
+def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyText:
+    return LazyText(ngettext, singular, plural, num, **variables)
 
 
 _l = lazy_gettext

@@ -9,7 +9,7 @@ English is the source language and has no catalogue.
     python -m idp.i18n check    # what lacks a French or Dutch translation
 
 ``update`` also takes translations from ``translations/incoming/*.<fr|nl>.po``
-(written while a change is under way) for messages still untranslated.
+(written while a change is under way); theirs win over the ``.po``'s.
 
 Compiling at start-up (:func:`compiled`) means an install, an editable
 checkout and a test run all read the committed ``.po`` files, with no step to
@@ -130,7 +130,7 @@ def merge(package: Path) -> None:
                 if not message.id or not _filled(message.string):
                     continue
                 mine = catalog.get(message.id, message.context)
-                if mine is not None and not _filled(mine.string):
+                if mine is not None:  # the fragment is the source: it wins
                     mine.string = message.string
         catalog.obsolete.clear()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +152,10 @@ def missing(package: Path) -> dict[str, list[str]]:
     gaps: dict[str, list[str]] = {}
     for language in TRANSLATED:
         path = po_path(package, language)
-        catalog = read_po(path.open("rb"), locale=language) if path.exists() else Catalog()
+        catalog = Catalog()
+        if path.exists():
+            with path.open("rb") as handle:
+                catalog = read_po(handle, locale=language)
         gaps[language] = [
             message.id if isinstance(message.id, str) else message.id[0]
             for message in template if message.id

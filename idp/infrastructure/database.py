@@ -89,8 +89,8 @@ class Tuning:
     pool_overflow: int = 10
     pool_timeout: float = 2.0
     connect_timeout: int = 3
-    statement_timeout_ms: int = 5000
-    lock_timeout_ms: int = 2000
+    statement_timeout_ms: int = 10_000
+    lock_timeout_ms: int = 5000
 
     @classmethod
     def from_settings(cls, settings) -> Tuning:

@@ -8,7 +8,8 @@
 - **The issuer's origin.** A request must reach us at the issuer's scheme
   and host (after the proxy's headers): Authlib builds every URL from the
   request and refuses plain http, and a foreign ``Host`` would otherwise end
-  in a 500. ``/health`` is exempt: load balancers probe a node by address.
+  in a 500. ``/health``, ``/health/live``, ``/health/ready`` and ``/metrics`` are
+  exempt: load balancers and Prometheus reach a node by its address.
 - **No control characters** in the path, in any query or form parameter
   (names and values), or in the Basic credentials. PostgreSQL refuses NUL
   in text, and no protocol value needs a control character, so they are
@@ -35,7 +36,7 @@ FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
                      "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED")
 SCHEMES = {"http", "https"}
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-EXEMPT_FROM_ORIGIN = {"/health"}
+EXEMPT_FROM_ORIGIN = {"/health", "/health/live", "/health/ready", "/metrics"}
 
 
 def _trusted(address: str, networks: Networks) -> bool:

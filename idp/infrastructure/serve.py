@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import functools
 import importlib
+import json
 import logging
 import os
 import shutil
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -63,8 +65,9 @@ class AccessLog:
     read after the app ran, so it is the client the edge believed. Method and
     path only: no query string, no referrer, no user agent."""
 
-    def __init__(self, app, process_environ) -> None:
+    def __init__(self, app, process_environ, *, json_lines: bool = False) -> None:
         self.app = app
+        self.json_lines = json_lines  # KEYHOLDER_LOG_FORMAT=json
         # granian starts every environ from a copy of os.environ, where our
         # settings hold the secret key, the keys' passphrase and the database
         # password: no request, error page or error report may carry them.
@@ -99,9 +102,19 @@ class AccessLog:
         path = environ.get("PATH_INFO", "")
         if not (path.isascii() and path.isprintable()) or " " in path or '"' in path:
             path = quote(path.encode("latin-1"), safe=PATH_SAFE)  # PEP 3333: latin-1
-        line = (f'{environ.get("REMOTE_ADDR", "-")} {self._stamp} '
-                f'"{environ.get("REQUEST_METHOD", "-")} {path}" {answer[0]} {answer[1]} '
-                f'{(time.perf_counter() - started) * 1000:.1f}ms\n')
+        elapsed = (time.perf_counter() - started) * 1000
+        if self.json_lines:
+            line = json.dumps({
+                "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"), "level": "INFO", "logger": "keyholder.access",
+                "event": "request", "client": environ.get("REMOTE_ADDR", "-"),
+                "method": environ.get("REQUEST_METHOD", "-"), "path": path,
+                "status": answer[0], "size": answer[1], "duration_ms": round(elapsed, 1),
+                "request_id": environ.get("HTTP_X_REQUEST_ID")}) + "\n"
+        else:
+            line = (f'{environ.get("REMOTE_ADDR", "-")} {self._stamp} '
+                    f'"{environ.get("REQUEST_METHOD", "-")} {path}" {answer[0]} {answer[1]} '
+                    f'{elapsed:.1f}ms\n')
         # One write(2) a line, unbuffered: no lock between the worker's threads,
         # a line under PIPE_BUF never interleaves with another process's, and
         # none is lost when a worker dies; a third of the cost of `logging`.
@@ -111,11 +124,15 @@ class AccessLog:
 
 
 class ScrubbedRequestHandler(WSGIRequestHandler):
-    """The demo server's access log, with the same rule."""
+    """The demo servers' access log, with the same rule; each line starts with
+    the server's name and port (``[portal:8101]``): the demo's servers share
+    one terminal."""
 
     def log_request(self, code="-", size="-") -> None:
         path = self.path.split("?", 1)[0]
-        self.log("info", '"%s %s" %s %s', self.command, path, code, size)
+        name = getattr(self.server, "service_name", "provider")
+        self.log("info", '[%s:%s] "%s %s" %s %s', name, self.server.port, self.command,
+                 path, code, size)
 
 
 def load_app(target: str):
@@ -124,7 +141,8 @@ def load_app(target: str):
     access log."""
     module, _, name = target.partition(":")
     app = getattr(importlib.import_module(module), name)()
-    return AccessLog(app, os.environ)
+    return AccessLog(app, os.environ,
+                     json_lines=app.config["KEYHOLDER"].LOG_FORMAT == "json")
 
 
 def _worker_forked(server_pid: int) -> None:

@@ -3,6 +3,7 @@
 from idp.account.models import AccountLink, RecoveryCode
 from idp.clients.models import Client
 from idp.directory.models import AuditEvent, Customer, Membership, Person
+from idp.keys.backends import SIGNING_KEY
 from idp.login.models import SsoSession, ThrottleCounter
 from idp.outbox.models import OutboxMessage
 from idp.protocol.tokens.models import (
@@ -16,8 +17,24 @@ from idp.protocol.tokens.models import (
 from idp.security_events.models import EventStream, PushDelivery, StreamSubject
 
 __all__ = [
-    "AccountLink", "AuditEvent", "AuthorizationCode", "Client", "Consent", "Customer",
-    "DeviceAuthorization", "EventStream", "Membership", "OutboxMessage", "Person",
-    "PushDelivery", "RecoveryCode", "RefreshToken", "RevokedAccessToken", "SsoSession",
-    "StreamSubject", "ThrottleCounter", "TokenGrant",
+    "SIGNING_KEY",
+    "AccountLink",
+    "AuditEvent",
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "Customer",
+    "DeviceAuthorization",
+    "EventStream",
+    "Membership",
+    "OutboxMessage",
+    "Person",
+    "PushDelivery",
+    "RecoveryCode",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "SsoSession",
+    "StreamSubject",
+    "ThrottleCounter",
+    "TokenGrant",
 ]

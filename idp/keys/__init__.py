@@ -37,11 +37,17 @@ def retention_seconds(settings: Settings) -> int:
 
 def key_store(app: Flask) -> KeyStore:
     """The application's key store, made on first use from its settings
-    (``KEYS_DIR``, ``KEYS_PASSPHRASE``, the token lifetimes)."""
+    (``KEYS_STORE``, ``KEYS_DIR``, ``KEYS_PASSPHRASE``, the token lifetimes)."""
     store = app.extensions.get(EXTENSION)
     if store is None:
         settings = app.config["KEYHOLDER"]
-        made = KeyStore(Path(settings.KEYS_DIR), settings.KEYS_PASSPHRASE,
+        location = Path(settings.KEYS_DIR)
+        if settings.KEYS_STORE == "database":
+            from idp.infrastructure import database
+            from idp.keys.backends import Table
+
+            location = Table(database.engine(app))
+        made = KeyStore(location, settings.KEYS_PASSPHRASE,
                         retention_seconds=retention_seconds(settings))
         # Two request threads may both get here: keep one store.
         store = app.extensions.setdefault(EXTENSION, made)

@@ -1,4 +1,4 @@
-"""``keyholder keys list|rotate|retire|revoke``: the operator's signing-key
+"""``keyholder keys list|rotate|retire|revoke|import``: the operator's signing-key
 commands. A refusal prints one ``Error:`` line, exits 1 and changes nothing."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -15,7 +16,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from claims.jwks import DEFAULT_MAX_AGE
 from idp.directory.services import OPERATOR, AuditAction, Directory
 from idp.infrastructure import database
-from idp.keys import ALGORITHMS, KeyInfo, KeyState, KeyStoreError, key_store
+from idp.keys import (
+    ALGORITHMS,
+    KeyInfo,
+    KeyState,
+    KeyStore,
+    KeyStoreError,
+    key_store,
+    retention_seconds,
+)
 
 keys_group = AppGroup("keys", help="The signing keys: next -> active -> retired "
                                    "(or revoked, when one may be compromised).")
@@ -94,6 +103,32 @@ def revoke_command(kid: str) -> None:
                                    f"not be written ({type(error).__name__})") from None
     click.echo(f"Relying parties drop it when they next fetch the JWKS (the claims toolkit "
                f"within {DEFAULT_MAX_AGE:.0f} s).")
+
+
+@keys_group.command("import")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@refusing
+def import_command(folder: Path | None) -> None:
+    """Move the keys of a key folder (default: KEYHOLDER_KEYS_DIR) into the
+    database, for KEYHOLDER_KEYS_STORE=database. Every key keeps its kid and
+    state; nothing is imported unless each one decrypts with the passphrase,
+    and only into a database that has no signing keys yet."""
+    settings = current_app.config["KEYHOLDER"]
+    if settings.KEYS_STORE != "database":
+        raise click.ClickException("KEYHOLDER_KEYS_STORE is not database: the keys are "
+                                   "already read from the folder")
+    source = KeyStore(folder or Path(settings.KEYS_DIR), settings.KEYS_PASSPHRASE,
+                      retention_seconds=retention_seconds(settings))
+    if source.directory is None or not source.directory.is_dir():
+        raise click.ClickException(f"there is no key folder at {source.directory}")
+    keys = source.list()  # decrypts every key: a wrong passphrase stops here
+    if not keys:
+        raise click.ClickException(f"there are no keys in {source.directory}")
+    imported = key_store(current_app).adopt(source)
+    for key in imported:
+        click.echo(f"imported {key.alg} key {key.kid} ({key.state})")
+    click.echo(f"{len(imported)} keys are in the database now; the folder is no longer "
+               "read and may be deleted once every node runs with the database store.")
 
 
 def _report(keys: list[KeyInfo]) -> None:

@@ -93,8 +93,9 @@ class KeyRecord:
         return json.dumps(data, indent=2).encode() + b"\n"
 
     @classmethod
-    def from_json(cls, path: Path, data: bytes) -> KeyRecord:
-        """Parse and check a key file; any problem names the file."""
+    def from_json(cls, path: Path, data: bytes, where: str | None = None) -> KeyRecord:
+        """Parse and check a key file (``where``: how to name it, default its
+        path); any problem names the file."""
         try:
             return cls._parse(path.stem, json.loads(data))
         except KeyError as error:
@@ -103,7 +104,7 @@ class KeyRecord:
             # json, datetime and KeyState errors quote the file's content, which
             # holds no secret in the clear: safe to show.
             reason = str(error)
-        raise KeyStoreError(f"corrupt key file {path}: {reason}")
+        raise KeyStoreError(f"corrupt key file {where or path}: {reason}")
 
     @classmethod
     def _parse(cls, kid: str, data: Any) -> KeyRecord:

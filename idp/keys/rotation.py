@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from idp.keys import files
 from idp.keys.errors import AlreadyRevoked, KeyStoreError, UnknownKey
@@ -91,7 +90,9 @@ class Plan:
         return sorted((r for kid, r in self._after.items()
                        if kid in self._created or r != self._before[kid]), key=display_order)
 
-    def apply(self, directory: Path) -> None:
+    def apply(self, backend) -> None:
+        """Write the changes through ``backend`` (:mod:`idp.keys.backends`),
+        under its lock, in an order every reader can serve at each step."""
         expired = [kid for kid, r in self._after.items()
                    if not r.is_kept(self.now, self.retention)]
         changed = self.changed()
@@ -103,13 +104,12 @@ class Plan:
                    + [r for r in changed if r.kid not in self._created
                       and r.state is KeyState.REVOKED])
         for record in ordered:
-            files.write(directory, files.file_name(record.kid), record.to_json())
+            backend.write(files.file_name(record.kid), record.to_json())
             log.info("signing key %s (%s) is now %s", record.kid, record.alg, record.state)
         for kid in expired:  # past retention: no token it signed is still valid
-            files.remove(directory, files.file_name(kid))
+            backend.remove(files.file_name(kid))
             log.info("signing key %s (%s) is past its retention: deleted",
                      kid, self._after[kid].alg)
-        files.sync(directory)
 
 
 def ensure(plan: Plan, algorithms: Iterable[str]) -> None:

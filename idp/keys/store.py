@@ -1,14 +1,15 @@
-"""The signing-key store: the provider's ES256 and RS256 keys in one folder
-shared by every provider process, each key moving next -> active -> retired,
-or revoked from any of these when it may be compromised.
+"""The signing-key store: the provider's ES256 and RS256 keys, shared by
+every provider process (in a folder, or in the database for nodes on several
+machines: :mod:`idp.keys.backends`), each key moving next -> active ->
+retired, or revoked from any of these when it may be compromised.
 
 Each :class:`KeyStore` keeps the keys it has read (decrypting is slow) and,
-at most every ``reload_interval`` seconds, checks whether the folder changed:
-a rotation made by ``keyholder keys rotate`` in another process is seen by a
-running server within about a second, without a restart. A revocation is
-seen the same way: the key leaves the JWKS and stops verifying within that
-second, in every process. Changes take an exclusive lock on the folder (see
-:mod:`idp.keys.files`)."""
+at most every ``reload_interval`` seconds, checks whether the store changed:
+a rotation made by ``keyholder keys rotate`` in another process or on
+another node is seen by a running server within about a second, without a
+restart. A revocation is seen the same way: the key leaves the JWKS and
+stops verifying within that second, in every process. Changes take the
+store's exclusive lock."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from pathlib import Path
 
 from joserfc.jwk import KeySet
 
+from idp.infrastructure import logs
 from idp.keys import files, material, rotation
+from idp.keys.backends import Backend, Folder
 from idp.keys.errors import KeyStoreError, NoActiveKey
 from idp.keys.material import ALGORITHMS, JoseKey
 from idp.keys.records import KeyInfo, KeyRecord, KeyState, display_order, from_timestamp
@@ -44,18 +47,20 @@ class _View:
 
 
 class KeyStore:
-    """The keys in ``directory``, private keys encrypted with ``passphrase``.
+    """The keys in ``location`` (a folder's path, or a backend such as
+    :class:`idp.keys.backends.Table`), private keys encrypted with ``passphrase``.
 
     A retired key stays published for ``retention_seconds`` after it stopped
     signing, so that every token it signed can still be verified. ``clock``
     gives the time in seconds since the epoch (``time.time``)."""
 
-    def __init__(self, directory: Path, passphrase: str, *, retention_seconds: int,
+    def __init__(self, location: Path | Backend, passphrase: str, *, retention_seconds: int,
                  reload_interval: float = 1.0,
                  clock: Callable[[], float] = time.time) -> None:
         if not passphrase:
             raise KeyStoreError("a passphrase is required to encrypt the signing keys")
-        self.directory = Path(directory)
+        self.backend: Backend = location if not isinstance(location, str | Path) \
+            else Folder(Path(location))
         self.retention = timedelta(seconds=retention_seconds)
         self.reload_interval = reload_interval
         self._passphrase = passphrase.encode()
@@ -67,7 +72,12 @@ class KeyStore:
         self._decrypted: dict[tuple[str, str], JoseKey] = {}  # (kid, encrypted PEM) -> key
 
     def __repr__(self) -> str:  # never the passphrase
-        return f"KeyStore({str(self.directory)!r})"
+        return f"KeyStore({self.backend.where()!r})"
+
+    @property
+    def directory(self) -> Path | None:
+        """The folder, for a folder store."""
+        return self.backend.directory if isinstance(self.backend, Folder) else None
 
     # -- reading -----------------------------------------------------------
 
@@ -82,7 +92,7 @@ class KeyStore:
         material.check_algorithm(alg)
         key = self._current().signing.get(alg)
         if key is None:
-            raise NoActiveKey(alg, self.directory)
+            raise NoActiveKey(alg, self.backend.where())
         return key
 
     def jwks_bytes(self) -> bytes:
@@ -127,7 +137,7 @@ class KeyStore:
         """Create the folder (mode 0700) and, per algorithm, an active and a
         next key where missing. Returns the keys it created: none when the
         store is complete. (A missing active key is the next one, promoted.)"""
-        files.create_directory(self.directory)
+        self.backend.create()
         plan = self._change(lambda plan: rotation.ensure(plan, ALGORITHMS))
         return [r.info(self.retention) for r in plan.changed() if plan.is_new(r.kid)]
 
@@ -135,7 +145,11 @@ class KeyStore:
         """For ``alg`` (or every algorithm): the active key retires, the next
         key becomes active and a new next key is made. Returns those keys."""
         algorithms = ALGORITHMS if alg is None else (material.check_algorithm(alg),)
-        return self._report(self._change(lambda plan: rotation.rotate(plan, algorithms)))
+        changed = self._report(self._change(lambda plan: rotation.rotate(plan, algorithms)))
+        for key in changed:
+            logs.event("key.rotated", f"signing key {key.kid} is now {key.state}", kid=key.kid,
+                       alg=key.alg, state=str(key.state))
+        return changed
 
     def retire(self, kid: str) -> list[KeyInfo]:
         """Retire one key at once: it signs no more but stays published until
@@ -148,17 +162,33 @@ class KeyStore:
         trusted for nothing it signed; an active key is replaced (see
         :func:`rotation.revoke`). Returns the keys changed, the revoked one
         included. Raises :class:`UnknownKey` or :class:`AlreadyRevoked`."""
-        return self._report(self._change(lambda plan: rotation.revoke(plan, kid)))
+        changed = self._report(self._change(lambda plan: rotation.revoke(plan, kid)))
+        logs.event("key.revoked", f"signing key {kid} is revoked", kid=kid)
+        return changed
+
+    def adopt(self, source: KeyStore) -> list[KeyInfo]:
+        """Take every key of ``source`` (another store, e.g. a folder, with the
+        same passphrase) into this one, which must be empty. Returns them."""
+        _, contents = source.backend.read_all()
+        with self._lock, self.backend.locked():
+            if self.backend.read_all()[1]:
+                raise KeyStoreError(f"{self.backend.where()} already holds signing keys: "
+                                    "nothing was imported")
+            self._load(*source.backend.read_all())  # every key must decrypt
+            for name, data in contents.items():
+                self.backend.write(name, data)
+            self._view = None
+        return source.list()
 
     def _change(self, rule: Callable[[rotation.Plan], None]) -> rotation.Plan:
-        with self._lock, files.locked(self.directory):
+        with self._lock, self.backend.locked():
             # Read again under the lock: another process may just have changed
             # the store. Loading decrypts the keys in use, so a wrong
             # passphrase stops here, before a key is written with it.
-            view = self._load(*files.read_all(self.directory))
+            view = self._load(*self.backend.read_all())
             plan = rotation.Plan(view.records, self._now(), self.retention, self._new_record)
             rule(plan)
-            plan.apply(self.directory)
+            plan.apply(self.backend)
             self._view = None
         return plan
 
@@ -188,14 +218,14 @@ class KeyStore:
             if self._view is not None and 0 <= elapsed < self.reload_interval:
                 return self._view
             self._checked_at = now
-            digest, contents = files.read_all(self.directory)
+            digest, contents = self.backend.read_all()
             if self._view is None or digest != self._view.digest:
                 self._view = None  # a store that fails to load is never served
                 self._view = self._load(digest, contents)
             return self._view
 
     def _load(self, digest: bytes, contents: dict[str, bytes]) -> _View:
-        records = tuple(sorted((KeyRecord.from_json(self.directory / name, data)
+        records = tuple(sorted((KeyRecord.from_json(Path(name), data, self.backend.where(name))
                                 for name, data in contents.items()), key=display_order))
         decrypted: dict[tuple[str, str], JoseKey] = {}
         for record in records:
@@ -203,7 +233,7 @@ class KeyStore:
                 cached = (record.kid, record.private_pem)
                 decrypted[cached] = self._decrypted.get(cached) or material.decrypt(
                     record.alg, record.kid, record.private_pem, self._passphrase,
-                    self.directory / files.file_name(record.kid))
+                    self.backend.where(files.file_name(record.kid)))
         self._decrypted = decrypted  # forget keys retired or gone
         signing: dict[str, JoseKey] = {}
         active = sorted((r for r in records if r.state is KeyState.ACTIVE),

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from idp.infrastructure import failure_counters
+from idp.infrastructure import failure_counters, logs, metrics
 from idp.infrastructure.failure_counters import Limit, Throttled
 
 WINDOW = timedelta(minutes=15)
@@ -36,13 +36,21 @@ def _limits(email: str, address: str) -> list[Limit]:
 
 
 def check(session: Session, email: str, address: str) -> Throttled | None:
-    return failure_counters.check(session, _limits(email, address))
+    blocked = failure_counters.check(session, _limits(email, address))
+    if blocked is not None:
+        metrics.count_login("throttled")
+        logs.event("login.throttled", "a sign-in was throttled",
+                   network=logs.network_of(address))
+    return blocked
 
 
 def record_failure(session: Session, email: str, address: str) -> None:
+    metrics.count_login("failed")
+    logs.event("login.failed", "a sign-in failed", network=logs.network_of(address))
     failure_counters.record_failure(session, _limits(email, address))
 
 
 def record_success(session: Session, email: str) -> None:
     """A right password clears the account's count (not the address's)."""
+    metrics.count_login("succeeded")
     failure_counters.clear(session, account_key(email))

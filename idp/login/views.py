@@ -34,16 +34,19 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from claims.vocabulary import Channel
 from idp.account import totp
+from idp.account.pages import too_many_attempts
 from idp.clients.models import CHANNELS
 from idp.clients.registry import query_client
 from idp.directory.models import Person
 from idp.directory.services import Directory, person_actor
+from idp.i18n import _l
 from idp.infrastructure import database
 from idp.infrastructure.client_ip import client_ip
 from idp.infrastructure.passwords import PASSWORDS
@@ -53,12 +56,12 @@ from idp.pages.forms import LoginForm, LogoutForm
 
 blueprint = Blueprint("login", __name__)
 
-WRONG = "The e-mail address or the password is not right. Please try again."
-SUSPENDED = ("This account is suspended. Please contact an administrator of your "
-             "customer number or our helpdesk.")
-WRONG_CODE = ("This code is not right. Please type the 6-digit code your authenticator app "
-              "shows now, or one of your recovery codes.")
-TOO_LONG = "Your sign-in took too long. Please sign in again."
+WRONG = _l("The e-mail address or the password is not right. Please try again.")
+SUSPENDED = _l("This account is suspended. Please contact an administrator of your "
+               "customer number or our helpdesk.")
+WRONG_CODE = _l("This code is not right. Please type the 6-digit code your authenticator app "
+                "shows now, or one of your recovery codes.")
+TOO_LONG = _l("Your sign-in took too long. Please sign in again.")
 
 PENDING = "second_factor_login"  # key in the signed Flask session
 PENDING_SECONDS = {"code": 5 * 60, "enrol": 15 * 60}
@@ -66,7 +69,7 @@ PENDING_SECONDS = {"code": 5 * 60, "enrol": 15 * 60}
 
 class SecondFactorForm(FlaskForm):
     # A code of the app (6 digits) or a recovery code (10 characters, a dash).
-    code = StringField("Code", validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=totp.MAX_TYPED)])
 
 
 def safe_next(target: str | None) -> str | None:
@@ -104,8 +107,8 @@ def login():
         return _page(form)
     if not form.validate_on_submit():
         if form.csrf_token.errors:
-            return _page(form, "This page was open too long. Please sign in again.", 400)
-        return _page(form, "Please give your e-mail address and your password.", 400)
+            return _page(form, _("This page was open too long. Please sign in again."), 400)
+        return _page(form, _("Please give your e-mail address and your password."), 400)
 
     db = database.session()
     database.begin_write(db)
@@ -113,8 +116,7 @@ def login():
     blocked = login_limits.check(db, email, address)
     if blocked is not None:
         db.rollback()
-        return _page(form, f"Too many attempts. Please wait {blocked.wait_words()} and try "
-                           "again.", 429)
+        return _page(form, too_many_attempts(blocked), 429)
     person = Directory(db).find_person(email)
     result = current_app.extensions[PASSWORDS].verify(
         person.password_hash if person else None, form.password.data)
@@ -213,14 +215,14 @@ def second_factor():
     if not form.validate_on_submit():
         db.rollback()
         if form.csrf_token.errors:
-            return page("This page was open too long. Please type the code again.", 400)
-        return page("Please type the code your authenticator app shows, or a recovery code.",
+            return page(_("This page was open too long. Please type the code again."), 400)
+        return page(_("Please type the code your authenticator app shows, or a recovery code."),
                     400)
     address = client_ip()
     blocked = login_limits.check(db, person.email, address)
     if blocked is not None:
         db.rollback()
-        return page(f"Too many attempts. Please wait {blocked.wait_words()} and try again.", 429)
+        return page(too_many_attempts(blocked), 429)
     verified = totp.verify(db, person, form.code.data, actor=person_actor(person))
     if verified is None:
         login_limits.record_failure(db, person.email, address)
@@ -255,20 +257,20 @@ def _enrol(db, person: Person, form: SecondFactorForm, target: str, channel: str
     if not form.validate_on_submit():
         db.rollback()
         if form.csrf_token.errors:
-            return page("This page was open too long. Please type the code again.", 400)
-        return page("Please type the 6-digit code your authenticator app shows.", 400)
+            return page(_("This page was open too long. Please type the code again."), 400)
+        return page(_("Please type the 6-digit code your authenticator app shows."), 400)
     address = client_ip()
     blocked = login_limits.check(db, person.email, address)
     if blocked is not None:
         db.rollback()
-        return page(f"Too many attempts. Please wait {blocked.wait_words()} and try again.", 429)
+        return page(too_many_attempts(blocked), 429)
     codes = totp.enable(db, person, secret, form.code.data, actor=person_actor(person),
                         during="sign-in")
     if codes is None:
         login_limits.record_failure(db, person.email, address)
         db.commit()
-        return page("This code is not right. Please type the 6-digit code your authenticator "
-                    "app shows now for Keyholder.")
+        return page(_("This code is not right. Please type the 6-digit code your "
+                      "authenticator app shows now."))
     login_limits.record_success(db, person.email)
     totp.forget_candidate()
     session.pop(PENDING, None)

@@ -10,18 +10,18 @@ from datetime import datetime
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_babel.speaklater import LazyString
 from sqlalchemy.orm import Session
 
 from idp import i18n
 from idp.directory.models import Customer, Person
+from idp.i18n import LazyText as LazyString
 from idp.i18n import formats
 from idp.outbox.models import OutboxMessage
 
 # E-mails that carry a single-use link's secret (its hash alone is in
 # account_link): their bodies are emptied once sent or given up, so a copy of
 # the database opens no link ("Random secrets, stored hashed").
-SECRET_LINK_KINDS = frozenset({"password.reset", "email.verification",
+SECRET_LINK_KINDS = frozenset({"password.reset", "email.verification", "promotion.notice",
                                "membership.invitation"})
 
 

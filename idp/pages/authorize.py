@@ -31,8 +31,9 @@ from idp.directory.services import Directory
 from idp.infrastructure import database
 from idp.login import sessions
 from idp.pages import customer_choice
-from idp.pages.consent import consent_covers, record_consent, scope_descriptions
+from idp.pages.consent import consent_covers, record_consent
 from idp.pages.forms import DecisionForm
+from idp.pages.scope_words import scope_descriptions
 from idp.protocol import resources
 from idp.protocol.server import server
 from idp.protocol.tokens.hints import id_token_hint_subject

@@ -1,5 +1,6 @@
 """Consent (OIDC Core §3.1.2.4): asked once per person and client for what a
-client that is not first-party wants, remembered, asked again only for more."""
+client that is not first-party wants, remembered, asked again only for more.
+What the page says of each scope is in :mod:`idp.pages.scope_words`."""
 
 from __future__ import annotations
 
@@ -9,18 +10,6 @@ from sqlalchemy.orm import Session
 from idp.clients.models import Client
 from idp.directory.models import Person, utcnow
 from idp.protocol.tokens.models import Consent
-
-# What each scope means, in the words of the consent page.
-SCOPE_WORDS = {
-    "openid": "Know who you are (a stable identifier, not your e-mail address)",
-    "profile": "Your name and language",
-    "email": "Your e-mail address",
-    "phone": "Your own mobile number",
-}
-
-
-def scope_descriptions(scope: str) -> list[str]:
-    return [SCOPE_WORDS.get(s, s) for s in scope.split()]
 
 
 def _granted(db: Session, person: Person, client: Client) -> Consent | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from idp.directory.models import utcnow
@@ -18,8 +20,8 @@ from idp.infrastructure import database, failure_counters
 from idp.infrastructure.client_ip import client_ip
 from idp.infrastructure.failure_counters import Limit
 from idp.login import sessions
-from idp.pages.consent import scope_descriptions
 from idp.pages.forms import DecisionForm
+from idp.pages.scope_words import scope_descriptions
 from idp.protocol.grants.device_code import normalise_user_code
 from idp.protocol.tokens.models import DeviceAuthorization
 
@@ -56,20 +58,21 @@ def verify():
     if request.method == "GET":
         return page()
     if not form.validate_on_submit():
-        return page(message="This page was open too long. Please type the code again.",
+        return page(message=_("This page was open too long. Please type the code again."),
                     status=400)
     database.restart_as_writer(db)
     blocked = failure_counters.check(db, _limits(sso.person_id))
     if blocked is not None:
-        return page(message=f"Too many wrong codes. Please wait {blocked.wait_words()}.",
-                    status=429)
+        return page(message=ngettext("Too many wrong codes. Please wait %(num)d minute.",
+                                     "Too many wrong codes. Please wait %(num)d minutes.",
+                                     blocked.minutes), status=429)
     code = normalise_user_code(typed)
     pending = _pending(db, code) if code else None
     if pending is None:
         failure_counters.record_failure(db, _limits(sso.person_id))
         db.commit()
-        return page(message="This code is not right, or it has expired. Please check the "
-                            "code on your TV screen and type it again.", status=400)
+        return page(message=_("This code is not right, or it has expired. Please check the "
+                              "code on your TV screen and type it again."), status=400)
     memberships = list(Directory(db).memberships_of(sso.person))
     decision = request.form.get("decision")
     if decision is None:
@@ -84,7 +87,7 @@ def verify():
         if chosen is None and decision == "allow":
             return page("device/confirm.html", user_code=code, client=pending.client,
                         scopes=scope_descriptions(pending.scope), memberships=memberships,
-                        message="Please choose the customer number to use.", status=400)
+                        message=_("Please choose the customer number to use."), status=400)
     pending.person_id, pending.session_id = sso.person_id, sso.id
     pending.customer_id = chosen.customer_id if chosen else None
     pending.approved, pending.decided_at = decision == "allow", utcnow()

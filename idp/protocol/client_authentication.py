@@ -20,6 +20,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import current_app
 
 from idp.clients.models import Client, secret_matches
+from idp.infrastructure import logs
 from idp.infrastructure.edge import basic_challenge
 
 
@@ -28,8 +29,14 @@ def client_by_secret(query_client, client_id: str, secret: str) -> tuple[Client 
     client = query_client(client_id)
     if client is None:
         secret_matches(b"", secret, None)  # the work a known client costs
+        logs.event("client_authentication.failed", "an unknown client tried to authenticate",
+                   reason="unknown_client")
         return None, False
-    return (client if client.check_client_secret(secret) else None), True
+    if client.check_client_secret(secret):
+        return client, True
+    logs.event("client_authentication.failed", "a client gave a wrong secret",
+               client_id=client.id, reason="wrong_secret")
+    return None, True
 
 
 def _authenticated(query_client, client_id, secret, status_code: int) -> Client | None:

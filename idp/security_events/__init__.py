@@ -7,8 +7,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.security_events import api, cli, sources
+    from idp.security_events import api, sources
 
     sources.install()
     api.init_app(app)
-    app.cli.add_command(cli.ssf_group)

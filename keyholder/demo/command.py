@@ -5,10 +5,14 @@ the passwords are public on purpose."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
+from pathlib import Path
 
 import click
 from flask import Flask
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from idp.infrastructure import database, migrate
@@ -24,10 +28,16 @@ from keyholder.provider import create_app
 @click.command("demo")
 @click.option("--host", help="Address to listen on (default: KEYHOLDER_HOST).")
 @click.option("--port", type=int, help="Port to listen on (default: KEYHOLDER_PORT).")
-def demo_command(host: str | None, port: int | None) -> None:
-    """Set up the demo instance (database, keys, demo data) and run it on loopback."""
+@click.option("--reset", is_flag=True,
+              help="Start again from the demo data: forget every change made in the demo "
+                   "(its SQLite database and the operator's records; the keys stay).")
+def demo_command(host: str | None, port: int | None, reset: bool) -> None:
+    """Set up the demo instance (database, keys, demo data) and run it on loopback.
+    SIGTERM or Ctrl-C stops it (exit 0)."""
     try:
         settings = load_settings(overrides={"DEMO": True})
+        if reset:
+            click.echo(reset_demo(settings))
         host, port = host or settings.HOST, port or settings.PORT
         listener = _listen(host, port)
         # The issuer is where the demo listens, unless KEYHOLDER_ISSUER says otherwise.
@@ -50,13 +60,35 @@ def demo_command(host: str | None, port: int | None) -> None:
                                    ) from None
     worker = start_background_worker(app)  # sends the outbox to the demo mailbox
     click.echo(banner(base, running, app))
+    # SIGTERM (a service manager, `timeout`, `kill`) stops it as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
-        server.serve_forever()  # returns on Ctrl-C
+        server.serve_forever()  # returns on Ctrl-C or SIGTERM
+    except KeyboardInterrupt:
+        pass
     finally:
         stop_services()
         worker.stop(timeout=10)
         listener.close()
     click.echo("\nStopped.")
+
+
+def reset_demo(settings) -> str:
+    """Delete the demo's SQLite database and the operator's records, so that
+    the next start loads the demo data afresh. Only the demo's own files."""
+    url = make_url(settings.DATABASE_URL)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise click.ClickException("--reset deletes only the demo's SQLite database; "
+                                   f"KEYHOLDER_DATABASE_URL is {url.get_backend_name()}")
+    database_file = Path(url.database)
+    removed = []
+    for path in (database_file, Path(f"{database_file}-wal"), Path(f"{database_file}-shm"),
+                 Path(settings.INSTANCE_PATH) / "operator.db"):
+        if path.exists():
+            path.unlink()
+            removed.append(path.name)
+    return "Reset: " + (", ".join(removed) if removed else "nothing to remove") + \
+        ". The demo data is loaded again."
 
 
 def banner(base: str, running, app: Flask) -> str:

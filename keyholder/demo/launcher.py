@@ -40,7 +40,7 @@ from keyholder.demo.operator_records import seed_store
 from services import cloud, foot11, onedrive, portal, tv, usage_api
 from services.app.loopback import DEFAULT_PORT as APP_PORT
 from services.portal import PortalConfig
-from services.relying_party import WebServiceConfig
+from services.relying_party import SIGNED_OUT_PATH, WebServiceConfig
 from services.tv import TvConfig
 from services.usage_api import UsageApiConfig
 
@@ -113,6 +113,7 @@ def _stream(app: Flask, session, name: str, entry: dict, push_url: str) -> dict:
 
 def _serve(name: str, title: str, wsgi, host: str, port: int, entry: str = "/") -> Running:
     server = make_server(host, port, wsgi, threaded=True, request_handler=ScrubbedRequestHandler)
+    server.service_name = name  # in its access log lines
     thread = threading.Thread(target=server.serve_forever, name=f"demo-{name}", daemon=True)
     thread.start()
     return Running(name, title, f"http://{host}:{server.port}", server, thread, entry)
@@ -128,7 +129,7 @@ def start(app: Flask, host: str) -> tuple[list[Running], Callable[[], None]]:
     api_url, tv_url = f"http://{host}:{first + API_OFFSET}", f"http://{host}:{first + TV_OFFSET}"
     specs = {name: {"name": title, "client_type": "web", "first_party": True,
                     "redirect_uris": [f"{url[name]}/callback"],
-                    "post_logout_redirect_uris": [f"{url[name]}/"],
+                    "post_logout_redirect_uris": [url[name] + SIGNED_OUT_PATH],
                     "backchannel_logout_uri": f"{url[name]}/backchannel-logout"}
              for name, title, _, _, _ in WEB_SERVICES}
     specs["tv"] = {"name": "TV", "client_type": "device", "first_party": True}
@@ -140,6 +141,10 @@ def start(app: Flask, host: str) -> tuple[list[Running], Callable[[], None]]:
               "tv": tv_url + EVENTS_PATH, "usage_api": api_url + EVENTS_PATH}
     clients = _clients(app, specs, pushes)
     events = {name: clients[name]["stream"]["authorization"] for name in pushes}
+    # The shared header: the operator, and its places linked together.
+    header = {"operator_name": settings.OPERATOR_NAME,
+              "operator_logo_url": settings.OPERATOR_LOGO_URL, "time_zone": settings.TIME_ZONE,
+              "links": _places(url, issuer, tv_url)}
     data_path = str(Path(app.instance_path) / "operator.db")
     seed_store(data_path)  # the operator's records of the demo customers
     running: list[Running] = []
@@ -153,12 +158,12 @@ def start(app: Flask, host: str) -> tuple[list[Running], Callable[[], None]]:
                 client_secret=clients[name]["client_secret"], base_url=url[name],
                 cookie_name=f"demo_{name}", secret_key=secrets.token_urlsafe(32),
                 required_entitlement=None if name == "portal" else name,
-                security_events_authorization=events[name], **extra)
+                security_events_authorization=events[name], **header, **extra)
             running.append(_serve(name, title, factory(config), host, first + offset))
         running.append(_serve("tv", "TV (set-top box)", tv.create_app(TvConfig(
             issuer=issuer, client_id=clients["tv"]["client_id"], base_url=tv_url,
             cookie_name="demo_tv", secret_key=secrets.token_urlsafe(32),
-            security_events_authorization=events["tv"])), host, first + TV_OFFSET))
+            security_events_authorization=events["tv"], **header)), host, first + TV_OFFSET))
         running.append(_serve("usage_api", "Usage API (JSON)", usage_api.create_app(
             UsageApiConfig(issuer=issuer, client_id=clients["usage_api"]["client_id"],
                            client_secret=clients["usage_api"]["client_secret"],
@@ -173,6 +178,14 @@ def start(app: Flask, host: str) -> tuple[list[Running], Callable[[], None]]:
     app.config["DEMO_APP_CLIENT_ID"] = clients["app"]["client_id"]
     app.config["DEMO_USAGE_API"] = f"{api_url}/"
     return running, lambda: _stop(running, box)
+
+
+def _places(url: dict[str, str], issuer: str, tv_url: str) -> tuple[tuple[str, str], ...]:
+    """(title, URL) of the operator's places, the portal first (the brand's
+    home); each service marks its own as the current one."""
+    return (("Self-care", url["portal"] + "/"), ("Account and roles", issuer + "/console/"),
+            ("The Cloud", url["cloud"] + "/"), ("Foot 11", url["foot11"] + "/"),
+            ("OneDrive for Business", url["onedrive"] + "/"), ("Proximus TV", tv_url + "/"))
 
 
 def _stop(running: list[Running], box: mailbox.DemoMailbox) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from services.operator_data import open_store
 from services.portal import views
 from services.portal.data_store import DATABASE, ENGINE
+from services.portal.words import FILTERS
 from services.relying_party import WebServiceConfig
 from services.web_rp import create_service_app
 
@@ -29,7 +30,7 @@ def create_app(config: PortalConfig) -> Flask:
     engine = open_store(config.database_path)
     app.extensions[ENGINE] = engine
     app.extensions[DATABASE] = sessionmaker(engine, expire_on_commit=False)
-    app.add_template_filter(euros)
+    app.jinja_env.filters.update(FILTERS)  # the operator's records in the page's language
 
     @app.teardown_appcontext
     def close_session(_error) -> None:
@@ -40,8 +41,4 @@ def create_app(config: PortalConfig) -> Flask:
     return app
 
 
-def euros(cents: int) -> str:
-    return f"€ {cents // 100:,}.{cents % 100:02d}"
-
-
-__all__ = ["PortalConfig", "create_app", "euros"]
+__all__ = ["PortalConfig", "create_app"]

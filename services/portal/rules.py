@@ -2,17 +2,22 @@
 the entitlements the policy granted, and ``phone_number`` for "own mobile".
 Nothing a form sends (a subscription number in a hidden field) is trusted:
 the subscription is looked up under the token's customer number, and these
-rules decide; refusals carry the policy's reason."""
+rules decide; refusals carry the policy's reason, in the person's language."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from claims import Identity
 from claims.errors import MissingEntitlement
 from claims.policy import Allowed, Decision, Denied
 from claims.vocabulary import Entitlement
+from idp.i18n.formats import phone
+from services import reasons
 from services.operator_data import Option, Subscription
+from services.portal.words import line
 
 
 @dataclass(frozen=True)
@@ -26,13 +31,20 @@ def require(identity: Identity, entitlement: Entitlement) -> Decision:
     try:
         identity.require(entitlement)
     except MissingEntitlement as refusal:
-        return Refused(refusal.reason, entitlement.value)
+        # The policy's reason, in the person's language (it is shown beside options too).
+        return Refused(reasons.translated(identity, entitlement.value, refusal.reason),
+                       entitlement.value)
     return Allowed()
 
 
 def _own_mobile(identity: Identity, subscription: Subscription) -> bool:
     return (subscription.is_mobile and identity.phone_number is not None
             and subscription.number == identity.phone_number)
+
+
+def _no_phone_number() -> Refused:
+    return Refused(_("Your mobile number was not shared with this service; please sign in "
+                     "again."))
 
 
 def _scope(identity: Identity, every: Entitlement,
@@ -43,8 +55,7 @@ def _scope(identity: Identity, every: Entitlement,
         return Allowed(), None
     decision = require(identity, own)
     if decision and identity.phone_number is None:
-        return Refused("This service was not told your mobile number (the 'phone' scope); "
-                       "please sign in again."), None
+        return _no_phone_number(), None
     return decision, identity.phone_number
 
 
@@ -64,8 +75,8 @@ def may_activate(identity: Identity, subscription: Subscription | None,
     another subscription than one's own mobile; free ones ``options:all``, or
     ``options:activate_free:own_mobile`` for one's own mobile only."""
     if subscription is None or option is None or option.subscription_id != subscription.id:
-        return Refused(f"There is no such option on the subscriptions of customer number "
-                       f"{identity.customer_number}.")
+        return Refused(_("There is no such option on the subscriptions of customer number "
+                         "%(number)s.", number=identity.customer_number))
     own = _own_mobile(identity, subscription)
     if option.paid:
         decision = require(identity, Entitlement.OPTIONS_ACTIVATE_PAID)
@@ -73,11 +84,14 @@ def may_activate(identity: Identity, subscription: Subscription | None,
     if identity.has(Entitlement.OPTIONS_ALL):
         return Allowed()
     decision = require(identity, Entitlement.OPTIONS_ACTIVATE_FREE_OWN_MOBILE)
+    if decision and identity.phone_number is None:
+        return _no_phone_number()
     if decision and not own:
-        return Refused(f"You can activate free options for your own mobile "
-                       f"({identity.phone_number or 'none'}) only; {subscription.number} is "
-                       f"not yours. Its options are managed by the administrators of customer "
-                       f"number {identity.customer_number}.")
+        return Refused(_("You can activate free options for your own mobile (%(mobile)s) "
+                         "only; %(number)s is not yours. Its options are managed by the "
+                         "administrators of customer number %(customer)s.",
+                         mobile=phone(identity.phone_number), number=line(subscription),
+                         customer=identity.customer_number))
     return decision
 
 

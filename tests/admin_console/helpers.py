@@ -2,9 +2,9 @@
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from idp.directory.models import AuditEvent
+from idp.directory.models import AuditEvent, Person
 from idp.infrastructure import database
 from idp.outbox.models import OutboxMessage
 from tests.snapshots import snapshot
@@ -12,6 +12,16 @@ from tests.snapshots import snapshot
 # Refusals are audited and wrong numbers counted; everything else must stay.
 DIRECTORY_TABLES = {"customer", "person", "membership", "client", "outbox_message",
                     "sso_session", "token_grant", "refresh_token"}
+
+
+def in_english(provider):
+    """The demo's Philip reads Dutch and Mary French (keyholder.demo.data):
+    a module whose tests read the console and its e-mails in English
+    overrides its ``provider`` fixture with this. The other languages are
+    test_console_languages.py's."""
+    with database.write_session(provider.app) as session:
+        session.execute(update(Person).values(locale="en"))
+    return provider
 
 
 def directory_state(app) -> dict:

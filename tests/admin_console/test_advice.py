@@ -13,11 +13,17 @@ from admin_console.eligibility import Refusal, may_promote, names, residential_t
 from claims.vocabulary import CustomerType, Role
 from idp.directory.models import Customer, Membership, Person, PersonStatus
 from idp.infrastructure import database
-from tests.admin_console.helpers import outbox
+from tests.admin_console.helpers import in_english, outbox
 from tests.admin_console.test_console_pages import BY_NAME, MARY, PHILIP, signed_in
 from tests.snapshots import snapshot
 
 EMMA = BY_NAME["Emma Taylor"]
+
+
+@pytest.fixture
+def provider(provider):
+    """The demo on a real server, every person reading English."""
+    return in_english(provider)
 
 
 def words(response) -> str:

@@ -2,21 +2,29 @@
 customer-number form with its messages, re-authentication, CSRF and origin
 checks, the app channel, administrators' pages."""
 
+import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from claims.vocabulary import Role
-from idp.directory.models import Membership, Person, utcnow
+from idp.directory.models import AuditEvent, Customer, Membership, Person, utcnow
+from idp.directory.services import OPERATOR, AuditAction, Directory
 from idp.infrastructure import database
 from idp.login.models import SsoSession
 from keyholder.demo.data import PEOPLE
-from tests.admin_console.helpers import directory_state, outbox
+from tests.admin_console.helpers import directory_state, in_english, outbox
 from tests.provider.agents import UserAgent, query_of
 
 BY_NAME = {p.name: p for p in PEOPLE}
 MARY, PHILIP, THOMAS = BY_NAME["Mary Jones"], BY_NAME["Philip Smith"], BY_NAME["Thomas Taylor"]
+
+
+@pytest.fixture
+def provider(provider):
+    """The demo on a real server, every person reading English."""
+    return in_english(provider)
 
 
 def signed_in(provider, person) -> UserAgent:
@@ -131,6 +139,31 @@ def test_a_user_cannot_open_administrators_pages(provider):
         assert page.status_code == 403 and "Only an administrator" in page.text
 
 
+def test_the_audit_trail_shows_fifty_events_a_page_newest_first(provider):
+    with database.write_session(provider.app) as session:
+        smith = session.scalar(select(Customer).where(Customer.number == "123456789"))
+        mary = session.scalar(select(Person).where(Person.email == MARY.email))
+        for n in range(55):
+            Directory(session).record(AuditAction.MEMBER_EXCLUDED if n % 2
+                                      else AuditAction.MEMBER_INCLUDED, OPERATOR,
+                                      customer=smith, person=mary)
+        last = session.scalar(select(func.max(AuditEvent.id)))
+    agent = signed_in(provider, PHILIP)
+    first = agent.get("/console/audit")
+    rows = re.findall(r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>", first.text)
+    assert len(rows) == 50 and rows[0] == \
+        "Our helpdesk allowed Mary Jones again to become an administrator."  # the 55th
+    older = re.search(r'href="(/console/audit\?before=\d+)"', first.text)
+    assert older, "no way to the older events"
+    second = agent.get(older.group(1))
+    rest = re.findall(r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>", second.text)
+    with database.new_session(provider.app) as session:
+        total = session.scalar(select(func.count()).select_from(AuditEvent)
+                               .where(AuditEvent.customer_id == smith.id))
+    assert len(rest) == total - 50 and f"before={last - 49}" in older.group(1)
+    assert 'href="/console/audit?before=' not in second.text
+
+
 def test_philip_administers_members(provider):
     agent = signed_in(provider, PHILIP)
     members = agent.get("/console/members")
@@ -146,7 +179,10 @@ def test_philip_administers_members(provider):
     closed = agent.follow(agent.submit(done, {"open": "0"}, action="/console/self-promotion"))
     assert "Self-promotion is now closed." in closed.text
     audit = agent.get("/console/audit")
-    assert "customer.self_promotion_closed" in audit.text and "membership.excluded" in audit.text
+    # Sentences, with names and "you" for the reader; never an action's code.
+    assert "You closed self-promotion." in audit.text
+    assert "You excluded Mary Jones from administration." in audit.text
+    assert "self_promotion_closed" not in audit.text and "membership." not in audit.text
     # A membership id of another customer is not Philip's to touch.
     with database.new_session(provider.app) as session:
         emma_id = session.scalar(select(Membership.id).join(Person)

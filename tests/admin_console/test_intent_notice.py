@@ -16,12 +16,18 @@ from idp.directory.models import AuditEvent
 from idp.directory.services import AuditAction
 from idp.infrastructure import database
 from idp.outbox.mail import when
-from tests.admin_console.helpers import audit, directory_state, outbox
+from tests.admin_console.helpers import audit, directory_state, in_english, outbox
 from tests.admin_console.test_console_pages import MARY, PHILIP, signed_in
 from tests.factories import CustomerFactory, MembershipFactory
 
 DAY = timedelta(days=1)
 INTENT = AuditAction.INTENT_ANNOUNCED.value
+
+
+@pytest.fixture
+def provider(provider):
+    """The demo on a real server, every person reading English."""
+    return in_english(provider)
 
 
 @pytest.fixture
@@ -151,6 +157,12 @@ def test_ten_clicks_at_once_tell_each_administrator_once(app, smith):
 
 # -- the console page --------------------------------------------------------
 
+def written(app, moment) -> str:
+    """A date as an English page writes it, in the customer's time zone."""
+    with app.app_context():
+        return when(moment)
+
+
 def notice_text(page) -> str:
     found = re.search(r'<p id="intent-notice">(.*?)</p>', page.text, re.S)
     return " ".join(found.group(1).split()) if found else ""
@@ -161,6 +173,9 @@ def flashes(page) -> list[str]:
 
 
 def test_the_page_says_when_they_were_told_and_a_second_click_sends_nothing(provider):
+    def at(moment):
+        return written(provider.app, moment)
+
     agent = signed_in(provider, MARY)
     home = agent.get("/console")
     assert notice_text(home) == ""
@@ -170,16 +185,16 @@ def test_the_page_says_when_they_were_told_and_a_second_click_sends_nothing(prov
     assert flashes(told) == ["We told Philip Smith by e-mail that you intend to become "
                              "administrator."]
     sent = last_sent(provider.app)
-    assert notice_text(told) == (f"You last let the administrators know on {when(sent)}. "
-                                 f"You can let them know again from {when(sent + DAY)}.")
+    assert notice_text(told) == (f"You last let the administrators know on {at(sent)}. "
+                                 f"You can let them know again from {at(sent + DAY)}.")
     assert re.search(r'<button type="submit" class="secondary"\s+disabled', told.text)
 
     second = agent.submit(told, {}, action="/console/tell-administrators")
     assert second.status_code == 303 and second.headers["Location"] == "/console"
     refused = agent.get("/console")
     assert flashes(refused) == [
-        f"You already let the administrators know on {when(sent)}. Nothing was sent. "
-        f"You can let them know again from {when(sent + DAY)}."]
+        f"You already let the administrators know on {at(sent)}. Nothing was sent. "
+        f"You can let them know again from {at(sent + DAY)}."]
     assert [(kind, to) for kind, to, _ in outbox(provider.app)] == [
         ("promotion.intent", PHILIP.email)]
     assert len(intents(provider.app)) == 1
@@ -187,7 +202,7 @@ def test_the_page_says_when_they_were_told_and_a_second_click_sends_nothing(prov
     backdate_notices(provider.app, DAY)
     later = agent.get("/console")
     assert notice_text(later) == (f"You last let the administrators know on "
-                                  f"{when(sent - DAY)}. You can let them know again now.")
+                                  f"{at(sent - DAY)}. You can let them know again now.")
     assert not re.search(r'<button type="submit" class="secondary"\s+disabled', later.text)
     agent.submit(later, {}, action="/console/tell-administrators")
     assert flashes(agent.get("/console"))[0].startswith("We told Philip Smith by e-mail")

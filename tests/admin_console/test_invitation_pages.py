@@ -11,12 +11,13 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import select, update
 
 from idp.account.models import AccountLink
 from idp.directory.models import Customer, Membership, Person, utcnow
 from idp.infrastructure import database
-from tests.admin_console.helpers import invitation_link, outbox
+from tests.admin_console.helpers import in_english, invitation_link, outbox
 from tests.admin_console.test_console_pages import BY_NAME, MARY, PHILIP, signed_in
 from tests.provider.agents import UserAgent
 from tests.snapshots import snapshot
@@ -24,6 +25,12 @@ from tests.snapshots import snapshot
 EMMA = BY_NAME["Emma Taylor"]
 PASSWORD = "a kettle of seven blue herons"
 NEW_FIELDS = {"name": "Jane Doe", "password": PASSWORD, "again": PASSWORD}
+
+
+@pytest.fixture
+def provider(provider):
+    """The demo on a real server, every person reading English."""
+    return in_english(provider)
 
 
 def join(agent, page, **fields):

@@ -75,7 +75,7 @@ def test_an_invitation_is_a_hashed_single_use_link_audited_and_told(app, smith):
     assert link.startswith("http://") and "/console/invitation?token=" in link
     [text] = bodies(app, "jane@example.com")
     assert "Philip invites you to customer number 123456789 (Smith ltd) as a user, with your " \
-           "own mobile +32470123456." in text
+           "own mobile 0470 12 34 56." in text  # written for people
     assert "You will choose your name and a password." in text
     assert audit(app)[-1] == ("membership.invited", f"person:{philip.person_id}",
                               {"email": "jane@example.com", "mobile": True})

@@ -14,13 +14,19 @@ from claims.vocabulary import Role
 from idp.directory.models import Customer, Membership, Person
 from idp.infrastructure import database
 from idp.protocol.tokens.models import TokenGrant
-from tests.admin_console.helpers import outbox
+from tests.admin_console.helpers import in_english, outbox
 from tests.admin_console.test_console_pages import BY_NAME, MARY, PHILIP, THOMAS, signed_in
 from tests.provider.agents import UserAgent
 from tests.snapshots import snapshot
 
 EMMA = BY_NAME["Emma Taylor"]
 API = "http://127.0.0.1:9/usage-api"
+
+
+@pytest.fixture
+def provider(provider):
+    """The demo on a real server, every person reading English."""
+    return in_english(provider)
 
 
 def membership_id(provider, person, number) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.axe import axe_source
 from tests.support.databases import unavailable
 
 CHROMIUM = os.environ.get("KEYHOLDER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -40,6 +41,13 @@ def chromium():
                                              headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's script, installed with npm into a cache folder when missing
+    (tests/support/axe.py); skips on a laptop without npm, fails in CI."""
+    return axe_source()
 
 
 @pytest.fixture

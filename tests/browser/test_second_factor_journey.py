@@ -29,7 +29,7 @@ def test_mary_enrols_and_signs_in_with_a_code(page, chromium, provider, database
     sign_in_with_password(page, MARY)
 
     expect(page.get_by_role("heading", name="Set up two-step sign-in")).to_be_visible()
-    expect(page.get_by_role("img", name="QR code for Keyholder")).to_be_visible()
+    expect(page.get_by_role("img", name="QR code for MyProximus")).to_be_visible()
     secret = page.locator("#totp-secret").inner_text().replace(" ", "")
     assert len(secret) == 32
     if database_url.startswith("sqlite"):

@@ -36,6 +36,7 @@ from idp.infrastructure.passwords import PASSWORDS
 from idp.login import login_limits, sessions
 from idp.login import views as login_views
 from idp.login.models import SsoSession, ThrottleCounter
+from tests.idp.saved_languages import in_english
 from tests.provider.agents import UserAgent, query_of
 from tests.snapshots import snapshot
 from tests.support.people import MARY, PHILIP, THOMAS
@@ -47,6 +48,12 @@ STEP = "/login/second-factor"
 SECRET = re.compile(r'id="totp-secret">([^<]+)<')
 RECOVERY = re.compile(r"<li><code>([^<]+)</code></li>")
 ALERT = re.compile(r'role="alert"[^>]*>([^<]+)<')
+
+
+@pytest.fixture(autouse=True)
+def _english(request):
+    """These tests read the English wording (the demo's Mary reads French, Philip Dutch)."""
+    in_english(request)
 
 
 class Clock:
@@ -180,12 +187,13 @@ def test_enrolment_shows_a_qr_code_and_completes_only_with_a_right_code(provider
     agent = signed_in_agent(provider, MARY)
     page = agent.get(PAGE)
     assert page.status_code == 200
-    assert "<svg" in page.text and "QR code for Keyholder" in page.text
+    # The app files the code under the operator's name (KEYHOLDER_OPERATOR_NAME).
+    assert "<svg" in page.text and f"QR code for MyProximus ({MARY.email})" in page.text
     secret = SECRET.search(page.text).group(1).replace(" ", "")
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)  # 160 bits, base32
-    uri = f"otpauth://totp/Keyholder:{MARY.email.replace('@', '%40')}?secret={secret}" \
-          "&amp;issuer=Keyholder"
-    assert uri in page.text
+    uri = f"otpauth://totp/MyProximus:{MARY.email.replace('@', '%40')}?secret={secret}" \
+          "&amp;issuer=MyProximus"
+    assert uri in page.text and "Keyholder" not in uri
     reloaded = SECRET.search(agent.get(PAGE).text).group(1).replace(" ", "")
     assert reloaded == secret  # a reload shows the same secret
 

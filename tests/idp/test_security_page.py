@@ -17,7 +17,6 @@ from claims.security_event_types import SESSION_REVOKED
 from idp.account.security_views import (
     CLIENT_DISCONNECTED,
     SESSION_ENDED,
-    activity_words,
     describe_browser,
 )
 from idp.directory.models import AuditEvent, Person, utcnow
@@ -27,6 +26,7 @@ from idp.login.sessions import SIGNED_IN
 from idp.protocol.backchannel_logout import EVENT as LOGOUT_EVENT
 from idp.protocol.tokens.models import TokenGrant
 from idp.security_events.models import DeliveryKind, EventStream, PushDelivery
+from tests.idp.saved_languages import in_english
 from tests.provider.agents import RelyingParty, UserAgent
 from tests.snapshots import snapshot
 from tests.support.people import MARY, PHILIP
@@ -37,6 +37,12 @@ PHONE = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, li
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 PAGE = "/account/security"
 SIGN_OUT, DISCONNECT = "/account/security/sign-out", "/account/security/disconnect"
+
+
+@pytest.fixture(autouse=True)
+def _english(request):
+    """These tests read the English wording (the demo's Mary reads French, Philip Dutch)."""
+    in_english(request)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -215,13 +221,15 @@ def test_sign_ins_connections_and_activity_are_listed(provider, web):
     assert sorted(offered(page, "family")) == sorted(
         [family_of(provider, app_client.client_id).id, family_of(provider, tv.client_id).id])
 
-    # The activity: both sign-ins (and Philip's account's creation), newest first.
+    # The activity, in sentences to Philip: both sign-ins (and his login's
+    # creation), newest first, with how he signed in.
     activity = parts["activity"]
-    assert activity.count("Signed in") == 2
+    assert activity.count("You signed in.") == 2
     assert activity.index("Chrome on Android, on the web") < activity.index(
         "Firefox on Linux, on the web")
     assert "Firefox on Linux, on the web, with password, from network 127.0.0.0/24" in activity
-    assert "Account created" in activity and "Mary" not in activity
+    assert "Your login was created." in activity and "Mary" not in activity
+    assert "person.signed_in" not in activity  # never an action's code
 
     # What the database keeps: the agent and the address on the session, the
     # network (never the address) in the audit trail.
@@ -269,7 +277,8 @@ def test_sign_out_there_ends_exactly_that_session(provider):
             for d in events] == [(cloud.client_id, [SESSION_REVOKED], phone_sid)]
     [ended] = audited(provider, SESSION_ENDED)
     assert ended.details == {"sid": phone_sid}
-    assert "Signed out a browser" in sections(after)["activity"]
+    assert "You ended a sign-in.<br><span class=\"detail\">Chrome on Android</span>" in \
+        sections(after)["activity"]
 
     # Twice: it had ended already, and nothing more happens.
     before = unchanged_state(provider.app)
@@ -323,7 +332,7 @@ def test_disconnect_ends_exactly_that_family(provider):
     assert bedroom_stream not in {d.stream_id for d in events}
     [disconnected] = audited(provider, CLIENT_DISCONNECTED)
     assert disconnected.details == {"client": tv.client_id, "client_name": "Living room TV"}
-    assert "Disconnected a device or service" in sections(after)["activity"]
+    assert "You disconnected Living room TV." in sections(after)["activity"]
 
     # Twice: disconnected already, nothing more happens.
     before = snapshot(provider.app)
@@ -437,13 +446,3 @@ def test_without_csrf_token_or_from_another_site_nothing_changes(provider, two_p
 ])
 def test_the_browser_in_words(agent, words):
     assert describe_browser(agent) == words
-
-
-@pytest.mark.parametrize(("action", "words"), [
-    ("person.signed_in", "Signed in"),
-    ("person.password_changed", "Password changed"),
-    ("person.some_later_change", "Some later change"),  # an action added after this page
-    ("", "Account change"),
-])
-def test_the_activity_in_words(action, words):
-    assert activity_words(action) == words

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+HTML_LANG = re.compile(r'<html lang="([a-z]+)')
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 
@@ -21,6 +22,14 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def language_of(page: requests.Response) -> str:
+    """The language a page is written in (its ``<html lang>``): "en", "fr", "nl".
+    The provider speaks the reader's language: Mary's is French, Philip's Dutch."""
+    match = HTML_LANG.search(page.text)
+    assert match, page.text[:300]
+    return match.group(1)
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -125,7 +134,8 @@ class UserAgent:
 
     def login(self, email: str, password: str, page: requests.Response | None = None):
         page = page if page is not None else self.get("/login")
-        assert page.status_code == 200 and "Sign in" in page.text, page.text[:300]
+        # The login form, in whatever language the page speaks.
+        assert page.status_code == 200 and 'action="/login"' in page.text, page.text[:300]
         next_field = re.search(r'name="next" type="hidden" value="([^"]*)"', page.text)
         return self.submit(page, {"email": email, "password": password,
                                   "next": html.unescape(next_field.group(1)) if next_field

@@ -22,7 +22,8 @@ from tests.provider.agents import FORM_ACTION, RelyingParty, UserAgent, query_of
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
 PHILIP = next(p for p in PEOPLE if p.name == "Philip Smith")
-ERROR_PAGE = "This sign-in request cannot be handled"
+# Mary reads the provider's pages in French (her saved language).
+ERROR_PAGE_FR = "Cette demande de connexion ne peut pas être traitée"
 
 
 def jwt_claims(provider, token: str, alg: str = "RS256") -> dict:
@@ -274,7 +275,7 @@ def test_request_objects_are_refused_on_an_error_page(provider, web, parameter, 
     else:
         response = agent.post("/authorize", params)
     assert response.status_code == 400 and "Location" not in response.headers
-    assert ERROR_PAGE in response.text and f"<code>{error}</code>" in response.text
+    assert ERROR_PAGE_FR in response.text and f"<code>{error}</code>" in response.text
 
 
 # -- Consent for clients that are not first-party ---------------------------------------
@@ -295,7 +296,7 @@ def consent_page(agent: UserAgent, rp: RelyingParty, **overrides):
 def test_consent_is_asked_and_dont_allow_is_access_denied(provider, partner):
     agent = signed_in_agent(provider)
     authorization, page = consent_page(agent, partner, scope="openid email")
-    assert "Allow Partner?" in page.text and "Your e-mail address" in page.text
+    assert "Autoriser Partner ?" in page.text and "Voir votre adresse e-mail" in page.text
     response = agent.submit(page, {"decision": "deny"})
     assert response.status_code == 303
     params = callback(response, partner)

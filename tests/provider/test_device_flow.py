@@ -22,6 +22,9 @@ from tests.provider.agents import UserAgent
 BY_NAME = {p.name: p for p in PEOPLE}
 PHILIP, THOMAS = BY_NAME["Philip Smith"], BY_NAME["Thomas Taylor"]
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# The pages speak the person's saved language: Philip's is Dutch, Thomas's English.
+CONNECT = {"en": "Connect your TV", "nl": "Uw tv verbinden"}
+ALLOW = {"en": "Allow TV?", "nl": "TV toestaan?"}
 
 
 @pytest.fixture
@@ -64,9 +67,9 @@ def approve(provider, device, person, decision="allow", customer=None):
     agent = UserAgent(provider.url)
     first = agent.get(device["verification_uri_complete"])
     page = agent.follow(first, email=person.email, password=person.password)
-    assert "Connect your TV" in page.text and device["user_code"] in page.text
+    assert CONNECT[person.locale] in page.text and device["user_code"] in page.text
     confirm = agent.submit(page, {"user_code": device["user_code"]})
-    assert confirm.status_code == 200 and "Allow TV?" in confirm.text
+    assert confirm.status_code == 200 and ALLOW[person.locale] in confirm.text
     fields = {"user_code": device["user_code"], "decision": decision}
     if customer:
         fields["customer"] = customer
@@ -80,7 +83,7 @@ def test_the_tv_gets_tokens_once_the_person_allows(provider, tv):
     assert error_of(poll(provider, tv, device["device_code"])) == "authorization_pending"
     assert error_of(poll(provider, tv, device["device_code"])) == "slow_down"
     _, done = approve(provider, device, PHILIP)
-    assert done.status_code == 200 and "Your TV is connected" in done.text
+    assert done.status_code == 200 and "Uw tv is verbonden" in done.text
     time.sleep(0.1)
     waited_its_interval(provider)
     tokens = tokens_of(poll(provider, tv, device["device_code"]))
@@ -117,7 +120,7 @@ def test_a_missing_device_code_is_invalid_request(provider, tv):
 def test_denied_is_access_denied(provider, tv):
     device = start(provider, tv)
     _, done = approve(provider, device, PHILIP, decision="deny")
-    assert done.status_code == 200 and "You did not allow it" in done.text
+    assert done.status_code == 200 and "U hebt het niet toegestaan" in done.text
     assert error_of(poll(provider, tv, device["device_code"])) == "access_denied"
 
 
@@ -144,11 +147,11 @@ def test_wrong_codes_are_refused_and_limited(provider, tv):
     page = agent.follow(agent.get("/device"), email=PHILIP.email, password=PHILIP.password)
     for typed in ["BCDF-GHJK", "not a code", "x" * 100]:
         wrong = agent.submit(page, {"user_code": typed})
-        assert wrong.status_code == 400 and "This code is not right" in wrong.text
+        assert wrong.status_code == 400 and "Deze code klopt niet" in wrong.text  # Dutch
     for _ in range(WRONG_CODES - 3):
         agent.submit(page, {"user_code": "BCDF-GHJK"})
     blocked = agent.submit(page, {"user_code": "BCDF-GHJK"})
-    assert blocked.status_code == 429 and "Too many wrong codes" in blocked.text
+    assert blocked.status_code == 429 and "Te veel verkeerde codes" in blocked.text
 
 
 def test_only_device_clients_use_the_device_endpoint(provider, web):

@@ -63,9 +63,10 @@ def test_a_foreign_host_on_a_page_is_a_page_and_health_answers_any_host(provider
     assert_page_refusal(requests.get(provider.url + "/login",
                                      headers={"Host": "keyholder.example"}, timeout=10))
     # Load balancers probe a node by its address.
-    health = requests.get(provider.url + "/health", headers={"Host": "10.1.2.3:8000"},
-                          timeout=10)
-    assert health.status_code == 200
+    for path in ("/health", "/health/live", "/health/ready", "/metrics"):
+        health = requests.get(provider.url + path, headers={"Host": "10.1.2.3:8000"},
+                              timeout=10)
+        assert health.status_code == 200, path
     no_traceback(caplog)
 
 

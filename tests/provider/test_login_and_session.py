@@ -97,7 +97,7 @@ def test_logout_ends_the_session(provider, web):
     page = agent.get("/")
     assert MARY.name in page.text
     out = agent.submit(page, {}, action="/logout")
-    assert out.status_code == 200 and "You are signed out" in out.text
+    assert out.status_code == 200 and "Vous êtes déconnecté" in out.text  # Mary reads French
     replay = UserAgent(provider.url)
     plant(replay, cookie)
     assert replay.get("/").headers["Location"].endswith("/login")
@@ -107,10 +107,10 @@ def test_logout_without_hint_asks_first(provider, web):
     agent = UserAgent(provider.url)
     agent.login(MARY.email, MARY.password)
     page = agent.get("/logout")  # e.g. a link planted on another site
-    assert page.status_code == 200 and "Sign out?" in page.text
+    assert page.status_code == 200 and "Se déconnecter ?" in page.text  # Mary reads French
     assert agent.get("/").status_code == 200  # still signed in
     forged = agent.post("/logout", {})  # no CSRF token
-    assert "Sign out?" in forged.text and agent.get("/").status_code == 200
+    assert "Se déconnecter ?" in forged.text and agent.get("/").status_code == 200
 
 
 def test_login_without_csrf_token_is_refused(provider):

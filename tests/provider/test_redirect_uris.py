@@ -18,10 +18,16 @@ import pytest
 import requests
 
 from keyholder.demo.data import PEOPLE
-from tests.provider.agents import UserAgent, query_of, redirected
+from tests.provider.agents import UserAgent, language_of, query_of, redirected
 
 MARY = next(p for p in PEOPLE if p.name == "Mary Jones")
-ERROR_PAGE = "This sign-in request cannot be handled"
+# In the reader's language: English for a visitor, French for Mary.
+ERROR_PAGE = {"en": "This sign-in request cannot be handled",
+              "fr": "Cette demande de connexion ne peut pas être traitée"}
+SIGN_OUT = {"en": "Sign out?", "fr": "Se déconnecter ?"}
+SIGNED_OUT = {"en": "You are signed out", "fr": "Vous êtes déconnecté"}
+REFUSED = {"en": "This request cannot be handled",
+           "fr": "Cette demande ne peut pas être traitée"}
 APP = "https://app.example.com/cb"
 TENANT = "https://app.example.com/cb?tenant=a"
 
@@ -36,7 +42,7 @@ def assert_error_page(response, error: str | None = None, what: object = None) -
     assert response.status_code == 400, (what, response.status_code,
                                          response.headers.get("Location"))
     assert "Location" not in response.headers, what
-    assert ERROR_PAGE in response.text, what
+    assert ERROR_PAGE[language_of(response)] in response.text, what
     if error:
         assert f"<code>{error}</code>" in response.text, what
 
@@ -50,7 +56,7 @@ def assert_refused_at_edge(response, what: object = None) -> None:
     (idp.infrastructure.edge): a page, never a redirect."""
     assert response.status_code == 400, (what, response.status_code)
     assert "Location" not in response.headers, what
-    assert "This request cannot be handled" in response.text, what
+    assert REFUSED[language_of(response)] in response.text, what
     assert "<code>invalid_request</code>" in response.text, what
 
 
@@ -224,10 +230,10 @@ def test_post_logout_redirects_only_to_registered_uris_with_a_valid_hint(provide
 
     # Without a hint: the person confirms, and is then not redirected.
     page = logout(post_logout_redirect_uri=bye, client_id=web.client_id)
-    assert page.status_code == 200 and "Sign out?" in page.text
+    assert page.status_code == 200 and SIGN_OUT[language_of(page)] in page.text
     response = agent.submit(page, {"post_logout_redirect_uri": bye, "state": "s",
                                    "client_id": web.client_id})
-    assert response.status_code == 200 and "You are signed out" in response.text
+    assert response.status_code == 200 and SIGNED_OUT[language_of(response)] in response.text
     # Unregistered URIs, near misses, another client's URI: signed out, no redirect.
     for uri in (f"{bye}/", f"{bye}?x=1", "http://127.0.0.1:9/cloud/byebye", "https://evil.example/",
                 "//evil.example", "http://127.0.0.1:9/other/bye", "http://127.0.0.1:9/CLOUD/bye"):
@@ -238,7 +244,7 @@ def test_post_logout_redirects_only_to_registered_uris_with_a_valid_hint(provide
     tampered = f"{head}.{body}.{signature[:-4]}AAAA"
     for bad in (tampered, f"{head}.{body}.", "not-a-jwt"):
         response = logout(id_token_hint=bad, post_logout_redirect_uri=bye)
-        assert response.status_code == 400 and ERROR_PAGE in response.text
+        assert response.status_code == 400 and ERROR_PAGE[language_of(response)] in response.text
     # A hint for this client with another client's id: an error page.
     response = logout(id_token_hint=hint, post_logout_redirect_uri=bye, client_id=other.client_id)
     assert response.status_code == 400

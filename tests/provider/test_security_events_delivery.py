@@ -348,7 +348,7 @@ def test_a_logout_revokes_that_session_for_its_clients_only(provider, receiver):
     assert unverified(elsewhere["id_token"])["sid"] != sid
 
     out = here.submit(here.get("/"), {}, action="/logout")
-    assert out.status_code == 200 and "You are signed out" in out.text
+    assert out.status_code == 200 and "Vous êtes déconnecté" in out.text  # Mary reads French
     keys = provider_keys(provider.url)
     txns = set()
     for to in (cloud, foot11):
@@ -401,7 +401,7 @@ def test_a_logout_while_another_writer_commits_still_signs_out(provider, receive
         event.remove(engine, "before_cursor_execute", meanwhile)
     writers[0].join(timeout=30)
     assert committed
-    assert out.status_code == 200 and "You are signed out" in out.text
+    assert out.status_code == 200 and "Vous êtes déconnecté" in out.text  # Mary reads French
     (push,) = receiver.wait_for(1, cloud.path)
     assert the_event(pushed_set(provider, push, cloud))[0] == SESSION_REVOKED
     receiver.wait_for(1, cloud.logout_path)

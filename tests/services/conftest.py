@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
+from sqlalchemy import update
 
+from idp.directory.models import Person
+from idp.infrastructure import database
 from keyholder.demo.operator_records import seed_store
 from services import cloud, foot11, onedrive, portal
 from services.portal.data_store import ENGINE
@@ -40,7 +43,10 @@ def start_service(provider) -> Callable[..., RunningService]:
 
     def start(factory, name: str, title: str, *, config_class=WebServiceConfig,
               **extra) -> RunningService:
+        """``links`` may be a function of the service's URL (to link to itself)."""
         listener, url = listen()
+        if callable(extra.get("links")):
+            extra["links"] = extra["links"](url)
         config = config_class(name=name, title=title, issuer=provider.url,
                               client_id="to-be-registered", client_secret="-", base_url=url,
                               cookie_name=f"{name}_session", secret_key=SECRET_KEY, **extra)
@@ -59,6 +65,17 @@ def start_service(provider) -> Callable[..., RunningService]:
         engine = app.extensions.get(ENGINE)
         if engine is not None:
             engine.dispose()
+
+
+@pytest.fixture
+def english_people(provider) -> None:
+    """Every demo person reads English (Philip reads Dutch and Mary French,
+    which their ``locale`` claim tells the services): for the tests of what
+    the pages say, in English."""
+    with provider.app.app_context():
+        session = database.session()
+        session.execute(update(Person).values(locale="en"))
+        session.commit()
 
 
 @pytest.fixture

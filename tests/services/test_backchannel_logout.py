@@ -64,18 +64,21 @@ def deliver(service, token) -> requests.Response:
 
 
 def signed_in(browser: Browser, service) -> bool:
-    """True: the service's page (200); False: sent to its sign-in (302 to /login)."""
+    """True: the service's page (200); False: told it was signed out (a logout
+    ended the session: 303 to /signed-out, once), or sent to its sign-in (302
+    to /login)."""
     response = browser.get(service.url + "/")
     if response.status_code == 200:
         return True
-    assert response.status_code == 302, response.status_code
-    assert urlsplit(response.headers["Location"]).path == "/login", response.headers["Location"]
+    went = (response.status_code, urlsplit(response.headers["Location"]).path)
+    assert went in {(303, "/signed-out"), (302, "/login")}, went
     return False
 
 
 @pytest.fixture
-def philip(provider, the_cloud, foot_11) -> tuple[Browser, dict]:
-    """Philip signed in at the Cloud and at Foot 11, and his provider session."""
+def philip(provider, english_people, the_cloud, foot_11) -> tuple[Browser, dict]:
+    """Philip signed in at the Cloud and at Foot 11, and his provider session
+    (pages in English)."""
     browser = Browser(provider.url)
     assert browser.open(the_cloud.url + "/", person=PHILIP).status_code == 200
     assert browser.open(foot_11.url + "/").status_code == 200
@@ -266,6 +269,8 @@ def test_signing_out_at_one_service_signs_out_of_the_others(provider, the_cloud,
     page = browser.get(the_cloud.url + "/")
     browser.follow_all(browser.post_form(page, "/logout", {}))
     assert wait_until(lambda: len(foot_11.sessions) == 0)
+    told = browser.open(foot_11.url + "/")  # once: "You are signed out"
+    assert urlsplit(told.url).path == "/signed-out" and "You are signed out" in told.text
     assert not signed_in(browser, foot_11)
     assert browser.is_sign_in(browser.open(foot_11.url + "/"))  # and the provider asks again
 

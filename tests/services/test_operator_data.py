@@ -77,6 +77,17 @@ def test_an_option_is_activated_once(session):
     assert option.active and option.activated_by == "sub-1" and option.activated_at
 
 
+def test_a_paid_option_is_activated_only_at_the_confirmed_fee(session):
+    extra = next(o for o in data.options_of(session, "123456789", "+32470000002")
+                 if o.name == "Extra 10 GB")
+    assert extra.monthly_fee_cents == 1000
+    assert not data.activate_option(session, extra, "sub-1", at_fee_cents=900)
+    assert not extra.active  # the price confirmed is not today's: nothing changed
+    assert data.activate_option(session, extra, "sub-1", at_fee_cents=1000)
+    session.commit()
+    assert extra.active and extra.activated_by == "sub-1"
+
+
 def test_a_paid_option_has_a_fee(session):
     subscription = data.find_subscription(session, "123456789", "+32470000001")
     session.add(data.Option(subscription=subscription, name="Odd", paid=True,

@@ -60,6 +60,8 @@ SECRET_KEY = "services-test-secret-key-0123456789abcdef"
 SMITH, TAYLORS = "123456789", "987654321"
 ROLE = re.compile(r"<dt>Role</dt><dd>([^<]*)</dd>")
 
+pytestmark = pytest.mark.usefixtures("english_people")
+
 
 def push_stream(provider, client: RelyingParty, push_url: str, authorization: str) -> str:
     """The receiver's stream, created as a receiver does: the management API
@@ -187,6 +189,12 @@ def to_sign_in(response: requests.Response) -> bool:
         urlsplit(response.headers["Location"]).path == "/login"
 
 
+def told_signed_out(response: requests.Response) -> bool:
+    """The first visit after a logout elsewhere: "You are signed out"."""
+    return response.status_code == 303 and \
+        urlsplit(response.headers["Location"]).path == "/signed-out"
+
+
 # -- the web services ---------------------------------------------------------------------
 
 def test_a_promotion_shows_at_the_next_request(provider, the_cloud, foot_11):
@@ -270,6 +278,8 @@ def test_a_logout_elsewhere_ends_that_session(provider, the_cloud, foot_11):
     here.submit(here.get(provider.url + "/"), {}, action="/logout")
     assert delivered(provider, the_cloud.stream_id, 1) == [(SESSION_REVOKED, "delivered")]
     assert delivered(provider, foot_11.stream_id, 1) == [(SESSION_REVOKED, "delivered")]
+    assert told_signed_out(here.get(the_cloud.url + "/"))
+    assert told_signed_out(here.get(foot_11.url + "/"))
     assert to_sign_in(here.get(the_cloud.url + "/")) and to_sign_in(here.get(foot_11.url + "/"))
     assert elsewhere.get(the_cloud.url + "/").status_code == 200
     assert len(the_cloud.sessions) == 1 and len(foot_11.sessions) == 0

@@ -18,6 +18,8 @@ from idp.infrastructure import database
 from tests.services.browser import Browser
 from tests.support.people import EMMA, MARY, PHILIP, THOMAS
 
+pytestmark = pytest.mark.usefixtures("english_people")
+
 
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
@@ -129,12 +131,14 @@ def test_sign_out_ends_the_session_here_and_at_the_provider(provider, browser, t
     location = out.headers["Location"]
     assert location.startswith(provider.url + "/logout?")
     params = query(location)
-    assert params["post_logout_redirect_uri"] == the_cloud.url + "/"
+    assert params["post_logout_redirect_uri"] == the_cloud.url + "/signed-out"
     assert params["id_token_hint"].count(".") == 2
     assert browser.cookie("cloud_session") is None
     back = browser.follow_all(out)
+    assert back.url.startswith(the_cloud.url + "/signed-out") and back.status_code == 200
+    assert "You are signed out of The Cloud and of your MyProximus account." in back.text
     # Signed out at the provider too: the service's start page asks for a password.
-    assert browser.is_sign_in(back)
+    assert browser.is_sign_in(browser.open(the_cloud.url + "/"))
     # The old cookie value is worth nothing.
     stranger = Browser(provider.url)
     stranger.http.cookies.set("cloud_session", cookie, domain="127.0.0.1", path="/")
@@ -233,4 +237,4 @@ def test_check_again_refreshes_a_page_refusal(provider, browser, the_portal):
     set_role(provider, MARY.email, "123456789", Role.ADMINISTRATOR)
     bills = browser.open(the_portal.url + html.unescape(again))
     assert bills.status_code == 200 and bills.url == the_portal.url + "/bills"
-    assert "€ 261.02" in bills.text and browser.passwords_typed == 1
+    assert "261,02\xa0€" in bills.text and browser.passwords_typed == 1

@@ -8,9 +8,11 @@ from __future__ import annotations
 import html
 import re
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 import requests
+import segno
 from sqlalchemy import update
 
 from idp.directory.models import utcnow
@@ -26,7 +28,8 @@ BY_NAME = {p.name: p for p in PEOPLE}
 PHILIP, MARY = BY_NAME["Philip Smith"], BY_NAME["Mary Jones"]
 USER_CODE = re.compile(r'class="user-code"[^>]*>([A-Z]{4}-[A-Z]{4})<')
 COMPLETE = re.compile(r'<a href="([^"]+/device\?user_code=[^"]+)"')
-REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+)">')
+
+pytestmark = pytest.mark.usefixtures("english_people")
 
 
 @pytest.fixture
@@ -82,7 +85,8 @@ def test_an_administrator_watches_tv(provider, tv):
     user_code, complete = tv.code(screen)
     assert f"{provider.url}/device" in screen.text
     assert complete == f"{provider.url}/device?user_code={user_code}"
-    assert REFRESH.search(screen.text).group(1) == "5"  # the provider's interval
+    assert screen.headers["Refresh"] == "5"  # the provider's interval
+    assert "This screen updates by itself every 5 seconds." in screen.text
     assert "<script" not in screen.text
     assert tv.screen.get(tv.url + "/static/tv.css", timeout=10).status_code == 200
     assert "script-src" not in screen.headers["Content-Security-Policy"]  # none at all
@@ -91,12 +95,19 @@ def test_an_administrator_watches_tv(provider, tv):
     home = tv.look()
     assert home.status_code == 200, home.text[:500]
     assert "Proximus TV — welcome, Philip Smith" in home.text
+    assert "This box is connected: you can watch TV." in home.text
     assert "Channels" in home.text and "Eén" in home.text
-    assert not REFRESH.search(home.text)
-    # Signing out forgets the tokens: the box shows a new code.
-    assert tv.screen.get(tv.url + "/logout", timeout=10, allow_redirects=False) \
-        .headers["Location"] == tv.url + "/"
+    assert "Refresh" not in home.headers and "updates by itself" not in home.text
+    # Signing out (a POST, asked first) forgets the tokens: the box shows a new code.
+    ask = tv.screen.get(tv.url + "/logout", timeout=10, allow_redirects=False)
+    assert ask.status_code == 200 and "Sign out of this box?" in ask.text
+    token = html.unescape(re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                                    ask.text).group(1))
+    out = tv.screen.post(tv.url + "/logout", data={"csrf_token": token}, timeout=10,
+                         allow_redirects=False)
+    assert out.status_code == 303 and out.headers["Location"] == tv.url + "/"
     again = tv.look()
+    assert "This box is signed out" in again.text
     assert tv.code(again)[0] != user_code and "welcome" not in again.text
 
 
@@ -110,6 +121,9 @@ def test_a_user_is_told_why_and_where_to_become_administrator(provider, tv):
             in html.unescape(refused.text))
     assert f'href="{provider.url}/console/become-administrator"' in refused.text
     assert "Channels" not in refused.text
+    # Signed in, but not connected: the box says so, and never "connected" alone.
+    assert "You are signed in on this box, but it is not connected to TV." in refused.text
+    assert "This box is connected" not in refused.text
 
 
 def test_each_refresh_polls_once_and_slow_down_is_honoured(provider, tv):
@@ -117,10 +131,10 @@ def test_each_refresh_polls_once_and_slow_down_is_honoured(provider, tv):
     tv.may_poll_now()  # the box thinks it may; the provider saw no poll yet
     pending = tv.look()
     assert tv.code(pending) == tv.code(first)  # authorization_pending: the same code
-    assert REFRESH.search(pending.text).group(1) == "5"
+    assert pending.headers["Refresh"] == "5"
     tv.may_poll_now()  # too early for the provider: slow_down
     slower = tv.look()
-    assert REFRESH.search(slower.text).group(1) == "10"
+    assert slower.headers["Refresh"] == "10"
     # Before the (longer) interval has passed, a refresh does not poll at all.
     [box] = tv.app.extensions["tv"]._boxes.values()
     assert box.authorization.interval == 10
@@ -150,6 +164,36 @@ def test_an_expired_code_is_replaced(provider, tv):
     assert tv.code(fresh)[0] != user_code
 
 
+def test_the_screen_stops_updating_by_itself_when_asked(provider, tv):
+    """Whoever needs more time stops the reloading; "Check now" still asks."""
+    first = tv.look()
+    assert 'href="' + tv.url + '/?pause=1">Stop updating by itself' in first.text
+    paused = tv.screen.get(tv.url + "/?pause=1", timeout=10, allow_redirects=False)
+    assert paused.status_code == 200 and "Refresh" not in paused.headers
+    assert tv.code(paused) == tv.code(first)  # the same sign-in, waiting
+    assert "This screen does not update by itself now." in paused.text
+    assert f'href="{tv.url}/?pause=1">Check now' in paused.text
+    _, complete = tv.code(paused)
+    approve(provider, complete, PHILIP)
+    tv.may_poll_now(provider)
+    checked = tv.screen.get(tv.url + "/?pause=1", timeout=10, allow_redirects=False)
+    assert "welcome, Philip Smith" in checked.text
+
+
+def test_two_screens_at_once_poll_once(provider, tv):
+    """The screen's own reload and a person's reload at the same moment: one
+    poll, and both show the viewer (a second poll would be refused)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, complete = tv.code(tv.look())
+    approve(provider, complete, PHILIP)
+    tv.may_poll_now(provider)
+    with ThreadPoolExecutor(4) as pool:
+        screens = list(pool.map(lambda _: tv.look(), range(4)))
+    assert [screen.status_code for screen in screens] == [200] * 4
+    assert all("welcome, Philip Smith" in screen.text for screen in screens)
+
+
 def test_each_browser_is_its_own_box_and_the_cookie_holds_no_code(provider, tv):
     one = tv.look()
     other = requests.get(tv.url + "/", timeout=10)
@@ -167,4 +211,83 @@ def test_the_provider_down_is_a_clear_page():
         page = requests.get(url + "/", timeout=10)
     assert page.status_code == 503
     assert "Cannot sign in now" in page.text and "cannot be reached" in page.text
-    assert REFRESH.search(page.text)
+    assert page.headers["Refresh"] == "15"
+
+
+def inline_svg(page: requests.Response) -> ElementTree.Element:
+    """The page's inline SVG, parsed: it must be well-formed XML."""
+    svg = re.search(r"<svg.*?</svg>", page.text, re.S).group(0)
+    return ElementTree.fromstring(svg)  # noqa: S314 - the box's own page, from a test server
+
+
+def dark_modules(svg: ElementTree.Element) -> set[tuple[int, int]]:
+    """The (row, column) of each dark module segno drew: its path of
+    horizontal strokes (M/m moves, h lines), quiet zone included."""
+    [path] = [p for p in svg.iter("path") if p.get("stroke")]
+    dark, x, y = set(), 0.0, 0.0
+    for command, numbers in re.findall(r"([MmHh])([^MmHh]*)", path.get("d")):
+        values = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", numbers)]
+        if command == "M":
+            x, y = values
+        elif command == "m":
+            x, y = x + values[0], y + values[1]
+        elif command == "h":
+            dark |= {(int(y), int(x) + i) for i in range(int(values[0]))}
+            x += values[0]
+        else:
+            dark |= {(int(y), col) for col in range(int(x), int(values[0]))}
+            x = values[0]
+    return dark
+
+
+def modules_of(uri: str) -> set[tuple[int, int]]:
+    """The dark modules of the QR code of ``uri`` (quiet zone of 4 included)."""
+    return {(row + 4, col + 4) for row, line in enumerate(segno.make(uri, error="m").matrix)
+            for col, module in enumerate(line) if module}
+
+
+def test_the_screen_shows_a_qr_code_of_the_verification_link(provider, tv):
+    screen = tv.look()
+    user_code, complete = tv.code(screen)
+    svg = inline_svg(screen)
+    assert svg.get("role") == "img" and svg.get("aria-labelledby") == "qr-label"
+    assert svg.find("title").text == "QR code of the sign-in link"
+    described = re.search(r'<p id="qr-label">([^<]+)</p>', screen.text).group(1)
+    assert "scan it to open the sign-in page with your code filled in" in described
+    drawn = dark_modules(svg)
+    assert drawn == modules_of(complete)  # the code of the link with the user code
+    assert drawn != modules_of(f"{provider.url}/device")
+    # The code in words, to read out or type one by one.
+    letters = " - ".join(" ".join(group) for group in user_code.split("-"))
+    assert f"Letter by letter: {letters}" in screen.text
+    assert 'style="' not in screen.text  # nothing the Content-Security-Policy would block
+
+
+def test_the_screen_in_french(provider, tv):
+    code_page = tv.look()
+    form = re.search(r'<form class="language-switcher".*?</form>', code_page.text, re.S).group(0)
+    token = html.unescape(re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                                    form).group(1))
+    switched = tv.screen.post(tv.url + "/language", data={"csrf_token": token,
+                                                          "language": "fr", "next": "/"},
+                              timeout=10, allow_redirects=False)
+    assert switched.status_code == 303
+    french = tv.look()
+    assert '<html lang="fr-BE">' in french.text
+    assert "Connectez-vous pour regarder la TV" in french.text
+    svg = inline_svg(french)
+    assert svg.find("title").text == "Code QR du lien de connexion"
+    _, complete = tv.code(french)
+    approve(provider, complete, MARY)
+    tv.may_poll_now(provider)
+    refused = tv.look()
+    text = html.unescape(refused.text)
+    assert refused.status_code == 403 and "La TV est réservée aux administrateurs" in text
+    assert "Le service Proximus TV ne vous est pas accessible" in text
+    assert "Keyholder" not in text
+
+
+def test_the_404_page_of_the_box(tv):
+    page = requests.get(tv.url + "/nothing-here", timeout=10, headers={"Accept-Language": "nl"})
+    assert page.status_code == 404 and "Deze pagina bestaat niet" in page.text
+    assert 'class="masthead"' in page.text and "Keyholder" not in page.text

@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from claims import Identity
-from services import cloud, portal
+from services import cloud, ended_sessions, portal
 from services.refusals import advice_for
 from services.relying_party import WebServiceConfig
 from services.rp_session import (
@@ -29,7 +29,7 @@ def test_a_good_config():
     config = WebServiceConfig(**GOOD)
     assert config.base_url == "https://cloud.example"
     assert config.redirect_uri == "https://cloud.example/callback"
-    assert config.post_logout_redirect_uri == "https://cloud.example/"
+    assert config.post_logout_redirect_uri == "https://cloud.example/signed-out"
     assert config.backchannel_logout_uri == "https://cloud.example/backchannel-logout"
     assert config.console_url == "https://id.example/console/become-administrator"
     assert WebServiceConfig(**{**GOOD, "base_url": "http://127.0.0.1:8101"})
@@ -170,6 +170,32 @@ def test_a_revocation_ends_only_sessions_signed_in_by_then():
     before, after = signed_in(store, "p", None, 100), signed_in(store, "p", None, 200)
     assert store.end(subject="p", signed_in_by=150) == 1  # a late or replayed event
     assert store.load(before) is None and store.load(after) is not None
+
+
+def test_a_session_a_logout_ended_is_told_once_and_for_a_while():
+    clock = Clock()
+    store = SessionStore(idle=60, clock=clock, keep_on_end=lambda data: data.get("language"))
+    ended, deleted, other = (signed_in(store, "p", None, 100, language="nl"),
+                             signed_in(store, "q", None, 100), signed_in(store, "r", None, 100))
+    assert store.end(subject="p") == 1
+    store.delete(deleted)  # ended here (a sign-out at this service, a refusal): nothing to tell
+    assert store.take_ended(deleted) is None and store.take_ended(other) is None
+    assert store.take_ended(ended).kept == "nl"
+    assert store.take_ended(ended) is None  # told once
+    late = signed_in(store, "s", None, 100)
+    store.end(subject="s")
+    clock.now += 61
+    assert store.take_ended(late) is None  # long ago: just a sign-in
+    assert store.take_ended(None) is None
+
+
+def test_the_memory_of_ended_sessions_is_bounded(monkeypatch):
+    monkeypatch.setattr(ended_sessions, "MAX_ENDED", 3)
+    store = SessionStore()
+    values = [signed_in(store, f"p{i}", None, 100) for i in range(5)]
+    for i in range(5):
+        store.end(subject=f"p{i}")
+    assert [store.take_ended(v) is not None for v in values] == [False, False, True, True, True]
 
 
 def test_cookie_values_are_not_kept_in_the_store():

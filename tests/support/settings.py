@@ -17,4 +17,7 @@ TEST_SETTINGS = {
     # `keyholder serve` stops at SIGTERM without the readiness drain, unless a
     # test of the drain asks for it.
     "DRAIN_SECONDS": 0,
+    # Tests copy a session's keys into a folder (making RSA keys is slow);
+    # the database store has tests of its own (tests/idp/keys/test_table.py).
+    "KEYS_STORE": "folder",
 }

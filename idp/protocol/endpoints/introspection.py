@@ -16,7 +16,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from flask import Flask, current_app
 
 from idp.clients.models import Client
-from idp.infrastructure import database
+from idp.infrastructure import database, metrics
 from idp.protocol.claims_release import Purpose, client_view, plugins, release_views
 from idp.protocol.tokens import validation
 from idp.protocol.tokens.validation import PresentedToken
@@ -42,6 +42,7 @@ def answer(app: Flask, token: PresentedToken, client: Client) -> dict[str, Any]:
     if token.person is not None:
         described.update(release_views(Purpose.INTROSPECTION, token.person, client_view(client),
                                        token.scope, token.membership, plugins(app)))
+    metrics.metrics().introspections_active.inc()
     return described
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from idp.infrastructure import database
+from idp.infrastructure import database, metrics
 from idp.protocol import resources
 from idp.protocol.claims_release import Purpose, membership_for, release
 from idp.protocol.tokens import minting
@@ -46,6 +46,7 @@ class IssuingGrant:
         access, lifetime = minting.access_token(
             current_app, client=client, subject=user.id if user is not None else client.id,
             scope=scope, family=family, audience=self.audience(family), extra=extra)
+        metrics.count_token(grant_type or self.GRANT_TYPE)
         token = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime}
         if scope:
             token["scope"] = scope

@@ -17,7 +17,7 @@ from flask import Flask
 
 from idp.clients import registry
 from idp.clients.models import Client, GrantType
-from idp.infrastructure import database
+from idp.infrastructure import database, metrics
 from idp.infrastructure.autocommit import AutocommitReader, Unavailable
 from idp.keys import key_store
 from idp.protocol import resources
@@ -114,6 +114,7 @@ def client_credentials(lane: Lane, request: LaneRequest) -> Answer | None:
     body = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime}
     if scope:
         body["scope"] = scope
+    metrics.count_token(GrantType.CLIENT_CREDENTIALS.value)
     return json_answer(body)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from idp.clients.models import GrantType
+from idp.infrastructure import metrics
 from idp.infrastructure.autocommit import Unavailable
 from idp.protocol.claims_release import Purpose, client_view, plugins, release_views
 from idp.protocol.grants.openid import family_claims, signed_id_token
@@ -60,4 +61,7 @@ def refresh_token(lane, request: LaneRequest) -> Answer | None:
                                           scope, now)
     except Unavailable:
         return None
-    return json_answer(body) if rotated else None
+    if not rotated:
+        return None
+    metrics.count_token(GrantType.REFRESH_TOKEN.value)
+    return json_answer(body)

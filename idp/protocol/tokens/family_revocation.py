@@ -9,12 +9,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.directory.models import utcnow
+from idp.infrastructure import logs
 from idp.protocol.tokens.models import RevokedAccessToken, TokenGrant
 
 
 def revoke_grant(db: Session, grant_id: str, reason: str) -> int:
     """Revoke one family: its refresh tokens and the access tokens it issued."""
-    return _revoke(db, TokenGrant.id == grant_id, reason)
+    revoked = _revoke(db, TokenGrant.id == grant_id, reason)
+    if reason.endswith("_reuse"):
+        logs.event("token.reuse_detected", "a spent token was used again: its family is "
+                   "revoked", family=grant_id, reason=reason)
+    return revoked
 
 
 def revoke_session_grants(db: Session, session_id: int, reason: str) -> int:
@@ -24,6 +29,8 @@ def revoke_session_grants(db: Session, session_id: int, reason: str) -> int:
 
 def revoke_code_grants(db: Session, code_id: int, reason: str) -> int:
     """Revoke what an authorization code produced (its second use: RFC 6749 §4.1.2)."""
+    logs.event("token.reuse_detected", "an authorization code was used again: what it gave "
+               "is revoked", reason=reason)
     return _revoke(db, TokenGrant.code_id == code_id, reason)
 
 
