@@ -42,6 +42,11 @@ ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
 FORM = re.compile(r'<form\b[^>]*\baction="([^"]*)"[^>]*>(.*?)</form>', re.S)
 
 
+def _page_form(text: str):
+    """The page's own form (the login, the consent), not the header's language switcher."""
+    return next((m for m in FORM.finditer(text) if "/language" not in m.group(1)), None)
+
+
 # --- processes --------------------------------------------------------------------------------
 
 class Processes:
@@ -195,7 +200,7 @@ class Target:
                                                "code": answer["code"], "code_verifier": verifier,
                                                "redirect_uri": REDIRECT_URI}, self.web)
                 response = self.browser.get(location, allow_redirects=False, timeout=30)
-            elif response.status_code == 200 and (form := FORM.search(response.text)):
+            elif response.status_code == 200 and (form := _page_form(response.text)):
                 fields = {}
                 for tag in INPUT.findall(form.group(2)):
                     attributes = dict(ATTRIBUTE.findall(tag))

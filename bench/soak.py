@@ -359,7 +359,8 @@ def report(command: str, server: str, args, mix: Mix, samples, pids_before, pids
     total = sum(e.requests for e in endpoints)
     failed = sum(e.failed for e in endpoints)
     rate = failed / total if total else 1.0
-    print(f"\n`.venv/bin/python {command}`: `{server.replace('{keyholder} ', 'keyholder ')}` "
+    shown = server.replace("{keyholder} ", "keyholder ").replace("{port}", "PORT")
+    print(f"\n`.venv/bin/python {command}`: `{shown}` "
           f"on PostgreSQL, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at "
           f"the end; the client (asyncio, keep-alive) runs on the same machine\n")
     print("| endpoint | requests | requests/s | errors | p50 ms | p99 ms |")
@@ -387,6 +388,9 @@ def report(command: str, server: str, args, mix: Mix, samples, pids_before, pids
         print(f"| {pid} | {mib(values[0])} | {mib(middle)} | {mib(values[-1])} "
               f"| {mib(max(values))} | {'+' if growth >= 0 else ''}{mib(growth)}"
               f"{' (grows)' if grows else ''} | {len(values)} |")
+    for pid, series in sorted(samples.items()):
+        print(f"\nworker {pid}, RSS MiB every {args.sample:g} s: "
+              + " ".join(mib(v) for _, v in series))
     for e in endpoints:
         for kind, count in sorted(e.errors.items(), key=lambda x: -x[1])[:5]:
             print(f"\n{e.name}: {count} x {kind}")

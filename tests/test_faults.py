@@ -22,8 +22,9 @@ forged token, a 401 for a valid token...). Each test prints its figures
   from Linux's schedstat: CI shares its CPUs);
   after the restart the same processes answer 200 again.
 - A worker of ``keyholder serve --workers 2`` killed with SIGKILL four
-  times: only requests in flight fail (``lost``, at most one per client
-  per kill); a client whose refresh answer was lost retries the same token
+  times: only requests in flight at a kill fail (``lost``: under way, or
+  on a new connection queued at the dying worker's socket); a client whose
+  refresh answer was lost retries the same token
   (``KEYHOLDER_REFRESH_RETRY_GRACE``); afterwards every family has one
   unused refresh token and is not revoked, and each client's last refresh
   token works.
@@ -606,6 +607,7 @@ KILLS = 4
 # a worker dies within 5.5 s of being respawned: a worker is killed once it
 # has been up longer than that (granian/server/common.py, _serve_loop).
 CRASH_LOOP = 6.5
+IN_FLIGHT = 1.0  # s after a kill in which a new connection may still reach the dying worker
 
 
 def test_workers_killed_with_sigkill_during_refreshes(instance, node):
@@ -615,6 +617,7 @@ def test_workers_killed_with_sigkill_during_refreshes(instance, node):
     families = [issued_tokens(rp, MARY.email, MARY.password)["refresh_token"]
                 for _ in range(CLIENTS)]
     born = dict.fromkeys(workers(server.pid), time.monotonic() - CRASH_LOOP)
+    kills: list[float] = []
     with SteadyLoad(base, instance, node.tokens, refresh_tokens=list(families)) as load:
         load.wait(2)
         for _ in range(KILLS):
@@ -623,6 +626,7 @@ def test_workers_killed_with_sigkill_during_refreshes(instance, node):
             # granian to respawn it (see CRASH_LOOP).
             victim = min(born, key=born.get)
             load.wait(max(0.0, born[victim] + CRASH_LOOP - time.monotonic()))
+            kills.append(time.monotonic())
             os.kill(victim, signal.SIGKILL)
             del born[victim]
             eventually(lambda v=victim: v not in workers(server.pid), seconds=30)
@@ -663,8 +667,14 @@ def test_workers_killed_with_sigkill_during_refreshes(instance, node):
 
     assert not wrong(load.answers), wrong(load.answers)[:5]
     assert not [a for a in load.answers if a.kind == "unavailable"]
-    # Only what was in flight: each client has one request at a time.
-    assert len(lost) <= CLIENTS * KILLS, lost
+    # Only what was in flight at a kill: a request under way, or one whose new
+    # connection was queued at the dying worker's socket just as it went
+    # (each worker listens on its own; see net.ipv4.tcp_migrate_req). Each
+    # client has one request at a time: at most two per client per kill.
+    for answer in lost:
+        assert any(answer.sent <= kill + IN_FLIGHT and answer.sent + answer.took >= kill
+                   for kill in kills), (answer, kills)
+    assert len(lost) <= 2 * CLIENTS * KILLS, lost
     assert len(ours) == CLIENTS
     for family in families_state:  # never half-rotated, never revoked
         assert family.unused == 1 and family.revoked_at is None, family

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.sql import Executable
 
 
@@ -44,7 +44,13 @@ class AutocommitReader:
         sql, names = self._compile(statement)
         params = values if names is None else [values[name] for name in names]
         for attempt in (1, 2):
-            generation, connection = self._generation, self._take()
+            generation = self._generation
+            try:
+                connection = self._take()
+            except self._error as error:  # no connection to be had: the server is down
+                raise Unavailable() from error
+            except exc.DBAPIError as error:  # the same, as SQLAlchemy wraps it
+                raise Unavailable() from error
             try:
                 if self.postgres:
                     row = connection.execute(sql, params, prepare=True).fetchone()

@@ -63,3 +63,19 @@ def page(chromium):
 def provider_settings(mailbox) -> dict:
     """The provider sends its e-mail to the test's SMTP server."""
     return {"SMTP_URL": mailbox.url}
+
+
+# The journeys written before the demo's people had languages of their own
+# (Mary reads French, Philip Dutch) read the English pages: everybody reads
+# English there. These choose their languages themselves:
+OWN_LANGUAGES = ("test_languages_journey", "test_accessibility")
+
+
+@pytest.fixture(autouse=True)
+def english_unless_the_journey_chooses(request):
+    if request.module.__name__.rsplit(".", 1)[-1] in OWN_LANGUAGES \
+            or "provider" not in request.fixturenames:
+        return
+    from tests.idp.saved_languages import save_language
+
+    save_language(request.getfixturevalue("provider").app, "en")

@@ -191,7 +191,7 @@ def paid_option(demo: Demo):
 def undo(stage: str) -> Callable:
     """A user of a new business customer promotes himself; its other
     administrator follows "I did not agree" from his e-mail in the demo's
-    mailbox: the sign-in it asks for, the question, then (``stage`` "done")
+    mailbox and signs in as it asks: the question, then (``stage`` "done")
     the answer to "undo this"."""
     def visit(demo: Demo):
         number, administrator, user = demo.business()
@@ -203,10 +203,9 @@ def undo(stage: str) -> Callable:
         page = opened("mailbox", "/")(demo)
         press(page, f"ul.letters li:has-text('{administrator.email}') a")
         link = re.search(r"http://\S+/console/undo-promotion\?token=[\w-]+", page.content())
+        assert link, "the administrator's e-mail has no link to undo the promotion"
         page = demo.window()
-        page.goto(link.group(0))
-        if stage == "sign-in":
-            return page
+        page.goto(link.group(0))  # to the login page first
         sign_in(page, administrator)
         if stage == "done":
             submit(page, "form[action$='/console/undo-promotion']")
@@ -358,7 +357,6 @@ PAGES = [
     Page("console-invitation", invitation, "provider /console/invitation"),
     Page("console-invitation-refused", opened(
         "provider", "/console/invitation?token=not-a-link"), "provider /console/invitation"),
-    Page("console-undo-sign-in", undo("sign-in"), "provider /login"),
     Page("console-undo-question", undo("question"), "provider /console/undo-promotion"),
     Page("console-undo-done", undo("done"), "provider /console/undo-promotion"),
     Page("console-undo-refused", opened("provider", "/console/undo-promotion?token=not-a-link"),

@@ -85,7 +85,7 @@ def test_a_new_person_is_invited_and_joins(page, chromium, provider, mailbox):
     assert invitation["Subject"] == "Philip Smith invites you to customer 123456789"
     assert invitation["To"].addresses[0].display_name == ""
     text = text_of(invitation)
-    assert "with your own mobile +32470999999" in text
+    assert "with your own mobile 0470 99 99 99" in text  # written for people
     [notice] = mails[MARY.email]
     assert notice["Subject"] == f"Philip Smith invited {JANE} to customer 123456789"
     link = LINK.search(text).group(0)

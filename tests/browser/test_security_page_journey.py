@@ -105,7 +105,7 @@ def test_philip_disconnects_the_tv_box(chromium, provider, tv, screenshots):
     expect(connected).to_have_count(1)
     expect(connected.first).to_contain_text("TV")
     expect(connected.first).to_contain_text("TV box or device")
-    expect(philip.locator("table.audit")).to_contain_text("Signed in")
+    expect(philip.locator("table.audit")).to_contain_text("You signed in.")
     philip.screenshot(path=str(screenshots / "security-page.png"), full_page=True)
 
     # He disconnects the TV.
@@ -114,7 +114,7 @@ def test_philip_disconnects_the_tv_box(chromium, provider, tv, screenshots):
     expect(philip.locator("table.connections")).to_have_count(0)
     expect(philip.get_by_text("No device or service is connected to your account.")) \
         .to_be_visible()
-    expect(philip.locator("table.audit")).to_contain_text("Disconnected a device or service")
+    expect(philip.locator("table.audit")).to_contain_text("You disconnected TV.")
     expect(philip.locator("table.sign-ins tbody tr").first).to_contain_text("(this browser)")
     philip.screenshot(path=str(screenshots / "security-page-disconnected.png"), full_page=True)
 

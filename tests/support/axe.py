@@ -100,15 +100,15 @@ def violations(page, source: str) -> list[Violation]:
                       tuple(" ".join(n["target"]) for n in v["nodes"])) for v in found]
 
 
-# Small words that tell the three languages apart (none shared between them:
-# French "de" and "en" are Dutch words too, "is" English and Dutch).
+# Small words that tell the three languages apart; no word is in two lists
+# (French "de" and "en" are Dutch words too; "is" and "of" English and Dutch).
 STOPWORDS = {
     "en": {"the", "and", "your", "you", "of", "for", "with", "this", "are", "not", "what",
            "will", "can", "has", "have", "was", "to", "or", "by", "an"},
     "fr": {"le", "la", "les", "des", "du", "et", "vous", "votre", "vos", "est", "pour",
            "avec", "une", "un", "pas", "sur", "ce", "cette", "qui", "que", "au", "aux", "ou"},
     "nl": {"het", "een", "uw", "u", "van", "voor", "niet", "met", "zijn", "op", "dit",
-           "deze", "wordt", "kunt", "naar", "bij", "ook", "als", "maar", "of", "wat"},
+           "deze", "wordt", "kunt", "naar", "bij", "ook", "als", "maar", "wat", "zich"},
 }
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
