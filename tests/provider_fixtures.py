@@ -70,7 +70,7 @@ class Provider:
         """``keyholder ARGS`` in another process, on this provider's instance."""
         settings = self.app.config["KEYHOLDER"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOLDER_")}
-        env.update(KEYHOLDER_KEYS_DIR=settings.KEYS_DIR,
+        env.update(KEYHOLDER_KEYS_DIR=settings.KEYS_DIR, KEYHOLDER_KEYS_STORE=settings.KEYS_STORE,
                    KEYHOLDER_DATABASE_URL=settings.DATABASE_URL,
                    KEYHOLDER_KEYS_PASSPHRASE=TEST_SETTINGS["KEYS_PASSPHRASE"],
                    KEYHOLDER_SECRET_KEY=TEST_SETTINGS["SECRET_KEY"], KEYHOLDER_ISSUER=self.url,

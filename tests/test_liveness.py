@@ -332,7 +332,12 @@ def test_a_reused_refresh_token_ends_its_family_everywhere_at_once(cluster):
         rotated = cluster.a.post("/token", grant_type="refresh_token",
                                  refresh_token=tokens.refresh)
         assert rotated.status_code == 200, rotated.text
-        access = rotated.json()["access_token"]  # issued by A
+        # The client moves on (its new token used too): the old token's second
+        # use is then theft, not a retry within the grace.
+        moved_on = cluster.a.post("/token", grant_type="refresh_token",
+                                  refresh_token=rotated.json()["refresh_token"])
+        assert moved_on.status_code == 200, moved_on.text
+        access = moved_on.json()["access_token"]  # issued by A
         live.warm(access, number)
         reused = cluster.a.post("/token", grant_type="refresh_token",
                                 refresh_token=tokens.refresh)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -37,6 +37,9 @@ FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
 SCHEMES = {"http", "https"}
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 EXEMPT_FROM_ORIGIN = {"/health", "/health/live", "/health/ready", "/metrics"}
+
+# In g: the page gets a quiet header (idp.pages.masthead): no person, no switcher.
+QUIET = "masthead_quiet"
 
 
 def _trusted(address: str, networks: Networks) -> bool:
@@ -164,6 +167,7 @@ def _render(refusal: Refused) -> Response:
         response = jsonify(error=refusal.error, error_description=refusal.description)
         response.status_code = refusal.status
     else:
+        g.setdefault(QUIET, True)
         response = Response(render_template("request_refused.html", refusal=refusal),
                             refusal.status)
     if refusal.status == 401:

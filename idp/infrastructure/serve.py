@@ -135,14 +135,13 @@ class ScrubbedRequestHandler(WSGIRequestHandler):
                  path, code, size)
 
 
-def load_app(target: str):
+def load_app(target: str, *, json_lines: bool = False):
     """Run in each worker (granian's ``target_loader``): ``module:factory``
     called there, so no database connection crosses a fork, inside the
-    access log."""
+    access log (JSON lines with ``KEYHOLDER_LOG_FORMAT=json``)."""
     module, _, name = target.partition(":")
     app = getattr(importlib.import_module(module), name)()
-    return AccessLog(app, os.environ,
-                     json_lines=app.config["KEYHOLDER"].LOG_FORMAT == "json")
+    return AccessLog(app, os.environ, json_lines=json_lines)
 
 
 def _worker_forked(server_pid: int) -> None:
@@ -281,6 +280,7 @@ def serve(target: str, settings: Settings, host: str | None, port: int | None,
     # This process forks only its workers (granian's multiprocessing, fork method).
     os.register_at_fork(after_in_child=functools.partial(_worker_forked, os.getpid()))
     try:
-        server.serve(target_loader=load_app)
+        server.serve(target_loader=functools.partial(
+            load_app, json_lines=settings.LOG_FORMAT == "json"))
     finally:
         shutil.rmtree(drain_folder, ignore_errors=True)

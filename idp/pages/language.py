@@ -39,6 +39,7 @@ from idp import i18n
 from idp.infrastructure import database
 from idp.infrastructure.security_headers import same_origin
 from idp.login import sessions
+from idp.pages.masthead import QUIET
 
 blueprint = Blueprint("language", __name__)
 
@@ -98,8 +99,11 @@ def language_form() -> LanguageForm:
 
 
 def switcher() -> dict:
-    """Every page's template may call ``language_form()`` (not e-mails: no request)."""
-    return {"language_form": language_form} if has_request_context() else {}
+    """Every page's template may call ``language_form()``; not e-mails (no
+    request), nor a quiet page, which must not start a session for its token."""
+    if not has_request_context() or g.get(QUIET):
+        return {}
+    return {"language_form": language_form}
 
 
 @blueprint.route("/language", methods=["POST"])

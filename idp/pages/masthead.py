@@ -20,12 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.directory.models import Person
 from idp.directory.services import Directory
 from idp.infrastructure import database
+from idp.infrastructure.edge import QUIET
 from idp.login import sessions
 
 # The console is mounted at /console by the assembly (keyholder/provider.py);
 # the provider does not know its blueprint, only where it lives.
 CONSOLE = "/console/"
-QUIET = "masthead_quiet"  # in g: show no person (the 500 page: the database may be the cause)
+# QUIET, in g: the brand only, no person and no switcher: the 500 page (the
+# database may be the cause) and a refusal at the edge. It sets no cookie.
 ROLE = "masthead_role"    # in g: the role the console is showing (several customers)
 
 

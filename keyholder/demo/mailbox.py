@@ -42,7 +42,7 @@ class DemoMailbox:
         self.host, self.port = host, port
         self._lock = threading.Lock()
         self._letters: list[Letter] = []
-        self._controller = Controller(self, hostname=host, port=port)
+        self._controller: Controller | None = None  # its event loop exists only while started
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
@@ -57,11 +57,15 @@ class DemoMailbox:
             return list(reversed(self._letters))
 
     def start(self) -> DemoMailbox:
-        self._controller.start()
+        if self._controller is None:
+            self._controller = Controller(self, hostname=self.host, port=self.port)
+            self._controller.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
 
 
 def create_app(mailbox: DemoMailbox, secret_key: str) -> Flask:

@@ -76,6 +76,6 @@ def english_unless_the_journey_chooses(request):
     if request.module.__name__.rsplit(".", 1)[-1] in OWN_LANGUAGES \
             or "provider" not in request.fixturenames:
         return
-    from tests.idp.saved_languages import save_language
+    from tests.support.saved_languages import save_language
 
     save_language(request.getfixturevalue("provider").app, "en")

@@ -257,9 +257,7 @@ def tv_after(person, answer: str = "allow") -> Callable:
         box, _ = answered(demo, person, answer)
         for _ in range(40):
             # A new page for each look: the box's pages reload themselves,
-            # which would cut a goto short.
-            box.close()
-            demo.opened.remove(box)
+            # which would cut a goto short (they close with their browser).
             demo.tv_may_poll_now()
             box = demo.window(box.context)
             box.goto(demo.at("tv"))

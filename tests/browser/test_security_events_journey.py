@@ -139,12 +139,15 @@ def test_role_changes_reach_the_services_without_a_new_sign_in(chromium, provide
     refused(philip)
     expect(philip.locator("dt:text-is('Role') + dd")).to_have_text("user")
 
-    # He signs out at the provider: every service asks him to sign in again.
+    # He signs out at the provider: every service tells him so at his next
+    # visit, and asks him to sign in again.
     philip.goto(provider.url + "/")
     philip.get_by_role("button", name="Sign out").click()
     expect(philip.get_by_role("button", name="Sign out")).to_have_count(0)
     for name in ("portal", "cloud", "onedrive", "foot11"):
         stream_settled(provider, services, name)
         philip.goto(services[name] + "/")
+        expect(philip.get_by_role("heading", name="You are signed out")).to_be_visible()
+        philip.get_by_role("link", name="Sign in again").click()
         expect(philip.get_by_role("heading", name="Sign in")).to_be_visible()
         assert philip.url.startswith(provider.url + "/login")

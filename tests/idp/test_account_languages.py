@@ -24,8 +24,8 @@ from idp.account.models import AccountLink
 from idp.infrastructure import database
 from idp.outbox.delivery import deliver_due
 from keyholder.demo.data import load_demo_data
-from tests.idp.saved_languages import save_language
 from tests.support.people import MARY, PHILIP, THOMAS
+from tests.support.saved_languages import save_language
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 TOKEN = re.compile(r'name="token" type="hidden" value="([^"]+)"')

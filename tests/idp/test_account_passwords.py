@@ -31,10 +31,10 @@ from idp.outbox.delivery import deliver_due
 from idp.outbox.models import OutboxMessage
 from idp.protocol.tokens.models import TokenGrant
 from keyholder.demo.data import load_demo_data
-from tests.idp.saved_languages import in_english
 from tests.provider.agents import UserAgent, issued_tokens
 from tests.snapshots import snapshot
 from tests.support.people import MARY, PHILIP
+from tests.support.saved_languages import in_english
 
 NEW_PASSWORD = "blue kettle on a quiet hill"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

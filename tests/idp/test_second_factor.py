@@ -36,10 +36,10 @@ from idp.infrastructure.passwords import PASSWORDS
 from idp.login import login_limits, sessions
 from idp.login import views as login_views
 from idp.login.models import SsoSession, ThrottleCounter
-from tests.idp.saved_languages import in_english
 from tests.provider.agents import UserAgent, query_of
 from tests.snapshots import snapshot
 from tests.support.people import MARY, PHILIP, THOMAS
+from tests.support.saved_languages import in_english
 
 PAGE = "/account/second-factor"
 ENROL, DISABLE = f"{PAGE}/enrol", f"{PAGE}/disable"

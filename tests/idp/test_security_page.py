@@ -26,10 +26,10 @@ from idp.login.sessions import SIGNED_IN
 from idp.protocol.backchannel_logout import EVENT as LOGOUT_EVENT
 from idp.protocol.tokens.models import TokenGrant
 from idp.security_events.models import DeliveryKind, EventStream, PushDelivery
-from tests.idp.saved_languages import in_english
 from tests.provider.agents import RelyingParty, UserAgent
 from tests.snapshots import snapshot
 from tests.support.people import MARY, PHILIP
+from tests.support.saved_languages import in_english
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 PHONE = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "

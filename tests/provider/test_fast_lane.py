@@ -251,13 +251,17 @@ def test_a_refresh_is_answered_by_the_lane_as_by_the_full_path(apps, provider, p
     same_refresh(answers[0][2], answers[1][2])
 
     # What the lane wrote is what the full path reads: the new token refreshes
-    # there, and the spent one is reuse there (the family dies with it).
+    # there, and once the client has moved on (its replacement used too, so
+    # no retry grace: idp.protocol.grants.refresh_token) the spent one is
+    # reuse there, and the family dies with it.
     rotated = json.loads(answers[0][2])
     again = web.refresh(rotated["refresh_token"])
     assert again.status_code == 200, again.text
+    latest = web.refresh(again.json()["refresh_token"])
+    assert latest.status_code == 200, latest.text
     reused = web.refresh(rotated["refresh_token"])
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
-    assert web.introspect(again.json()["access_token"]).json() == {"active": False}
+    assert web.introspect(latest.json()["access_token"]).json() == {"active": False}
 
 
 def test_a_spent_refresh_token_at_the_lane_is_reuse(apps, provider, parties):
@@ -266,10 +270,14 @@ def test_a_spent_refresh_token_at_the_lane_is_reuse(apps, provider, parties):
     data = {"grant_type": "refresh_token", "refresh_token": family["refresh_token"]}
     first = answer(apps["lane"], provider, "POST", "/token", headers=basic(web), data=data)
     assert first[0] == 200
+    # The client moves on: its new token is used, so the old one's second use
+    # cannot be a retry of a lost answer (no grace) but is theft.
+    moved_on = web.refresh(json.loads(first[2])["refresh_token"])
+    assert moved_on.status_code == 200, moved_on.text
     apps["full_path_hits"].clear()
     second = answer(apps["lane"], provider, "POST", "/token", headers=basic(web), data=data)
     assert apps["full_path_hits"] == ["/token"]
     assert second[0] == 400 and json.loads(second[2])["error"] == "invalid_grant"
-    issued = json.loads(first[2])
+    issued = moved_on.json()
     assert web.refresh(issued["refresh_token"]).status_code == 400  # the family is revoked
     assert web.introspect(issued["access_token"]).json() == {"active": False}

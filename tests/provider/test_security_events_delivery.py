@@ -36,6 +36,7 @@ from idp.infrastructure import database
 from idp.security_events.models import EventStream, PushDelivery
 from tests.provider.agents import RelyingParty, UserAgent
 from tests.support.people import EMMA, MARY, PHILIP, THOMAS
+from tests.support.saved_languages import save_language
 from tests.support.set_receiver import (
     DOWN,
     SESSION_REVOKED,
@@ -217,6 +218,7 @@ def test_self_promotion_is_pushed_to_the_streams_that_heard_of_her(provider, rec
 
 
 def test_stepping_down_is_pushed(provider, receiver):
+    save_language(provider.app, "en", PHILIP.email)  # the console's English words
     cloud = receiving(provider, receiver, "Cloud")
     agent, tokens = sign_in(provider, cloud.rp, PHILIP)
     console_signed_in(agent)

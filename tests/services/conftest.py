@@ -9,16 +9,14 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
 
-from idp.directory.models import Person
-from idp.infrastructure import database
 from keyholder.demo.operator_records import seed_store
 from services import cloud, foot11, onedrive, portal
 from services.portal.data_store import ENGINE
 from services.relying_party import WebServiceConfig
 from tests.provider.agents import RelyingParty
 from tests.services.browser import Browser
+from tests.support.saved_languages import save_language
 from tests.support.serving import listen, serve
 
 SECRET_KEY = "services-test-secret-key-0123456789abcdef"
@@ -72,10 +70,7 @@ def english_people(provider) -> None:
     """Every demo person reads English (Philip reads Dutch and Mary French,
     which their ``locale`` claim tells the services): for the tests of what
     the pages say, in English."""
-    with provider.app.app_context():
-        session = database.session()
-        session.execute(update(Person).values(locale="en"))
-        session.commit()
+    save_language(provider.app, "en")
 
 
 @pytest.fixture

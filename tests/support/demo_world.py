@@ -49,7 +49,8 @@ class Demo:
     chromium: object
     partner: object  # a third-party web client (RelyingParty): its consent page
     signed_in: dict[str, object] = field(default_factory=dict)  # e-mail -> browser
-    opened: list = field(default_factory=list)  # this test's pages and browsers
+    browsers: list = field(default_factory=list)  # this test's own browsers
+    pages: list = field(default_factory=list)  # this test's pages in the people's browsers
 
     def at(self, server: str, path: str = "/") -> str:
         return (self.provider.url if server == "provider" else self.services[server]) + path
@@ -61,26 +62,29 @@ class Demo:
         servers = {self.provider.url: "provider", **{v: k for k, v in self.services.items()}}
         return f"{servers.get(origin, origin)} {parts.path}"
 
+    def _browser(self):
+        return self.chromium.new_context(locale=LOCALES[self.language],
+                                         viewport={"width": 1000, "height": 800})
+
     def window(self, browser=None):
         """A new page, in a new browser (context) unless one is given."""
         if browser is None:
-            browser = self.chromium.new_context(locale=LOCALES[self.language],
-                                                viewport={"width": 1000, "height": 800})
-            self.opened.append(browser)
+            browser = self._browser()
+            self.browsers.append(browser)
         page = browser.new_page()
         page.set_default_timeout(20_000)
-        self.opened.append(page)
+        if browser not in self.browsers:
+            self.pages.append(page)
         return page
 
     def as_(self, person):
         """A page of a browser signed in at the provider as ``person`` (one
         browser per person, kept until the demo stops)."""
         if person.email not in self.signed_in:
-            page = self.window()
-            self.opened.remove(page.context)
+            self.signed_in[person.email] = self._browser()
+            page = self.window(self.signed_in[person.email])
             page.goto(self.at("provider", "/login"))
             sign_in(page, person)
-            self.signed_in[person.email] = page.context
         return self.window(self.signed_in[person.email])
 
     def someone(self, *, verified: bool = True) -> Someone:
@@ -127,9 +131,16 @@ class Demo:
             session.execute(update(DeviceAuthorization).values(last_polled_at=None))
 
     def close_test_windows(self) -> None:
-        for opened in reversed(self.opened):
-            opened.close()
-        self.opened.clear()
+        """Close this test's pages in the people's browsers, and its own
+        browsers whole: closing a page that is reloading itself (the TV box's,
+        by its Refresh header) can wait for ever in Chromium; closing its
+        browser does not."""
+        for page in self.pages:
+            page.close()
+        for browser in self.browsers:
+            browser.close()
+        self.pages.clear()
+        self.browsers.clear()
 
 
 @contextmanager
