@@ -20,6 +20,7 @@ from tests.support.serve_command import (
     eventually,
     kill,
     launch,
+    listeners,
     output,
     serve,
     state,
@@ -41,6 +42,9 @@ def test_a_killed_worker_is_replaced(instance):
     try:
         before = workers(server.pid)
         assert len(before) == 2
+        # The server answers once one worker listens: wait for the other,
+        # which is to answer alone while the killed one is replaced.
+        eventually(lambda: listeners(port) == 2)
         killed = min(before)
         os.kill(killed, signal.SIGKILL)
         # Once it is gone (its listening socket closed: what was queued there is

@@ -105,6 +105,15 @@ def workers(pid: int) -> set[int]:
     return children
 
 
+def listeners(port: int) -> int:
+    """How many sockets listen on ``port`` (IPv4): one per worker that is up,
+    as each worker listens on a socket of its own (SO_REUSEPORT)."""
+    hex_port = f":{port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines
+               if line.split()[1].endswith(hex_port) and line.split()[3] == "0A")  # LISTEN
+
+
 def state(pid: int) -> str:
     """The process's state letter (R, S, Z...), or "gone"."""
     try:
