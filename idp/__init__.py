@@ -24,6 +24,7 @@ from idp.clients.cli import client_group
 from idp.directory import cli as directory_cli
 from idp.directory.services import audit_listeners
 from idp.infrastructure import (
+    compiled_templates,
     database,
     edge,
     health,
@@ -74,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     lane.install(app)  # inside the edge, which wraps the app next
     edge.init_app(app)
     database.init_app(app, settings.DATABASE_URL, database.Tuning.from_settings(settings))
+    compiled_templates.init_app(app)
     i18n.init_app(app, packages=[Path(__file__).parent], choose=language.choose,
                   time_zone=settings.TIME_ZONE)
     language.init_app(app)

@@ -57,6 +57,7 @@ from claims import ClaimsError, InvalidToken, MissingEntitlement
 from claims.policy import decide
 from claims.vocabulary import Channel, Entitlement, Role
 from idp import i18n
+from idp.infrastructure import compiled_templates
 from idp.infrastructure.security_headers import share_stylesheet
 from services import error_pages, language, reasons, security_events, tv_pages
 from services.device_client import DENIED, DeviceFlowError
@@ -173,6 +174,7 @@ def create_app(config: TvConfig) -> Flask:
         viewer = tv.showing(session.get("box"))
         return viewer.locale if viewer is not None else None
 
+    compiled_templates.init_app(app)
     i18n.init_app(app, packages=[Path(i18n.__file__).parents[1], Path(__file__).parent],
                   choose=lambda: tv_pages.choose(viewer_locale), time_zone=config.time_zone)
     app.context_processor(language.switcher)

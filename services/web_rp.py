@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from claims import Identity
 from claims.errors import MissingEntitlement
 from idp import i18n
+from idp.infrastructure import compiled_templates
 from services import (
     error_pages,
     language,
@@ -47,6 +48,7 @@ def create_service_app(config: WebServiceConfig, *blueprints: Blueprint) -> Flas
         # Our Referrer-Policy (no-referrer) leaves Flask-WTF no Referer to check
         # on https; security.same_origin checks Sec-Fetch-Site / Origin instead.
         WTF_CSRF_SSL_STRICT=False, WTF_CSRF_TIME_LIMIT=3600)
+    compiled_templates.init_app(app)
     # The provider's catalogue first: its shared words (roles, dates), then ours.
     i18n.init_app(app, packages=[Path(i18n.__file__).parents[1], Path(__file__).parent],
                   choose=language.choose,

@@ -90,6 +90,15 @@ def _check_metadata(client_type: ClientType, confidential: bool, redirect_uris,
         raise InvalidClientMetadata(f"A {kind} client has no redirect URIs.")
 
 
+def new_client_id() -> str:
+    """128 random bits, base64url; never starting with "-", which a command
+    line would take for an option (``keyholder client rotate-secret ID``)."""
+    while True:
+        client_id = secrets.token_urlsafe(16)
+        if not client_id.startswith("-"):
+            return client_id
+
+
 def register_client(session: Session, app: Flask, name: str, client_type: ClientType | str, *,
                     redirect_uris: list[str] = (), post_logout_redirect_uris: list[str] = (),
                     first_party: bool = False, id_token_alg: str = "RS256",
@@ -116,7 +125,7 @@ def register_client(session: Session, app: Flask, name: str, client_type: Client
             raise InvalidClientMetadata(f"Another client has the resource URI {resource_uri}.")
     secret = secrets.token_urlsafe(32) if confidential else None  # 256 bits
     secret_hash = hash_client_secret(client_secret_key(app), secret) if secret else None
-    client = Client(id=secrets.token_urlsafe(16), name=normalise_name(name), type=client_type,
+    client = Client(id=new_client_id(), name=normalise_name(name), type=client_type,
                     secret_hash=secret_hash, redirect_uris=list(dict.fromkeys(uris)),
                     post_logout_redirect_uris=list(dict.fromkeys(logout_uris)),
                     first_party=first_party, id_token_signed_response_alg=id_token_alg,

@@ -31,6 +31,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from idp.infrastructure.cache_folder import cache_folder
+
 TRANSLATED = ("fr", "nl")
 DOMAIN = "messages"
 KEYWORDS = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None,
@@ -62,7 +64,7 @@ def _compile(package: Path) -> Path:
     fingerprint = hashlib.sha256(package.name.encode())
     for language, data in sources:
         fingerprint.update(language.encode() + b"\0" + data)
-    folder = _cache_root() / f"{package.name}-{fingerprint.hexdigest()[:20]}"
+    folder = cache_folder("translations") / f"{package.name}-{fingerprint.hexdigest()[:20]}"
     for language, data in sources:
         target = folder / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
         if target.exists():
@@ -76,18 +78,6 @@ def _compile(package: Path) -> Path:
             out.write(buffer.getvalue())
         os.replace(temporary, target)
     return folder
-
-
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    root = Path(base) / "keyholder" / "translations"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        return root
-    except OSError:  # a read-only home: the temporary folder, one per user
-        root = Path(tempfile.gettempdir()) / f"keyholder-translations-{os.getuid()}"
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return root
 
 
 # -- extracting, merging, checking ---------------------------------------------

@@ -1,6 +1,11 @@
-"""Every page of the demo in a real browser, in English and in French, as the
-demo's people see it (issue 14: "axe-core reports no serious or critical
-violations on every page of the demo"). On each page:
+"""Every page of the demo in a real browser, in French, as the demo's people
+see it (issue 14: "axe-core reports no serious or critical violations on
+every page of the demo"). One language is enough for the markup (every
+language renders the same templates with the same stylesheet), and French
+checks more than English would: a text left untranslated reads as English
+there, and its longer words stress the layout. The English pages are the
+other browser tests' (Dutch: tests/browser/test_languages_journey.py). On
+each page:
 
 - axe-core (npm, tests/support/axe.py) finds no serious or critical violation;
 - ``<html lang>`` is there, is the language asked for (``ui_locales`` on
@@ -42,7 +47,7 @@ from tests.support.demo_world import (
 )
 from tests.support.people import EMMA, MARY, PHILIP, THOMAS
 
-LANGUAGES = ("en", "fr")
+LANGUAGES = ("fr",)  # see above; add "en" or "nl" to crawl those too
 
 
 @pytest.fixture(scope="module", params=LANGUAGES)

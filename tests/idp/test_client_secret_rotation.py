@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from idp.clients import registry
+
 
 @pytest.fixture
 def nodes(make_app, database_url, keys_template, tmp_path):
@@ -50,3 +52,11 @@ def test_a_public_client_has_no_secret_to_rotate(nodes):
     client_id = json.loads(added.output)["client_id"]
     result = one.test_cli_runner().invoke(args=["client", "rotate-secret", client_id])
     assert result.exit_code == 1 and "no secret to rotate" in result.output
+
+
+def test_a_client_id_never_looks_like_an_option(monkeypatch):
+    """One random id in 64 would start with "-", which ``keyholder client
+    rotate-secret ID`` (and every command taking an id) reads as an option."""
+    drawn = iter(["-looks-like-an-option", "Zm9vYmFyYmF6cXV4"])
+    monkeypatch.setattr(registry.secrets, "token_urlsafe", lambda _bytes: next(drawn))
+    assert registry.new_client_id() == "Zm9vYmFyYmF6cXV4"
