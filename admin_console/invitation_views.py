@@ -25,6 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from admin_console import context, invitations
+from admin_console import invitation_acceptance as acceptance
 from admin_console.administrators_views import (
     TOO_OLD,
     administrator,
@@ -35,7 +36,7 @@ from admin_console.administrators_views import (
 from admin_console.blueprint import blueprint as console
 from admin_console.eligibility import Refusal, Refused
 from admin_console.forms import InvitationForm, InvitationIdForm, InviteForm, NewMemberForm
-from admin_console.invitations import Invitation, Joined
+from admin_console.invitation_acceptance import Invitation, Joined
 from idp.account import links
 from idp.account.links import LinkRefused
 from idp.i18n import _l
@@ -102,7 +103,7 @@ def refused(refusal: LinkRefused | Refused, status: int = 400):
 
 def _look(secret: object) -> Invitation | LinkRefused:
     db = database.session()
-    found = invitations.look(db, secret)
+    found = acceptance.look(db, secret)
     db.rollback()  # the link's row lock, taken by the look-up, goes at once
     return found
 
@@ -169,13 +170,13 @@ def join_as_new_person():
         return refused(found)
     secret = form.token.data
     if found.has_login:
-        return _page(found, secret, status=400, message=invitations.has_login(found.email))
+        return _page(found, secret, status=400, message=acceptance.has_login(found.email))
     if not complete:
         return _page(found, secret, form, _("Please give your name, and your new password "
                                             "twice."), 400)
     if form.password.data != form.again.data:
         return _page(found, secret, form, str(NOT_THE_SAME), 400)
-    result = invitations.accept_as_new_person(current_app, secret, form.name.data,
+    result = acceptance.accept_as_new_person(current_app, secret, form.name.data,
                                               form.password.data)
     if isinstance(result, LinkRefused):
         return refused(result)
@@ -193,7 +194,7 @@ def accept():
     sso = sessions.current(database.session())
     if sso is None:
         return redirect(_login_url(found, form.token.data), 303)
-    result = invitations.accept_as_member(current_app, form.token.data, sso.person.id)
+    result = acceptance.accept_as_member(current_app, form.token.data, sso.person.id)
     if isinstance(result, LinkRefused):
         return refused(result)
     if not result:

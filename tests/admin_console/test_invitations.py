@@ -1,7 +1,8 @@
-"""Invitations (admin_console/invitations.py): an administrator of a business
-customer invites an address; the link works once, for 7 days; a new person
-chooses a name and a password, an existing person accepts after signing in.
-Each refusal says why and changes nothing. On SQLite and PostgreSQL."""
+"""Invitations (admin_console/invitations.py, invitation_acceptance.py): an
+administrator of a business customer invites an address; the link works
+once, for 7 days; a new person chooses a name and a password, an existing
+person accepts after signing in. Each refusal says why and changes nothing.
+On SQLite and PostgreSQL."""
 
 import hashlib
 import threading
@@ -10,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from admin_console import invitation_acceptance as acceptance
 from admin_console import invitations
 from admin_console.eligibility import Refusal
 from claims.vocabulary import Role
@@ -92,7 +94,7 @@ def test_an_invitation_is_a_hashed_single_use_link_audited_and_told(app, smith):
 def test_a_new_person_chooses_a_name_and_a_password_and_is_a_member(app, smith):
     customer, philip, _, _, _, _, _ = smith
     secret = invite(app, philip, customer)
-    joined = invitations.accept_as_new_person(app, secret, " Jane  Doe ", NEW_PASSWORD)
+    joined = acceptance.accept_as_new_person(app, secret, " Jane  Doe ", NEW_PASSWORD)
     assert joined.new_person and (joined.name, joined.customer_number) == ("Jane Doe",
                                                                           "123456789")
     with database.new_session(app) as session:
@@ -118,7 +120,7 @@ def test_an_existing_person_accepts_signed_in_and_the_link_verifies_the_address(
     assert "You already have a login with emma@taylor.example: sign in with it to accept." \
         in text
     assert audit(app)[-1][2] == {"email": "emma@taylor.example", "mobile": False}
-    joined = invitations.accept_as_member(app, secret, emma.person_id)
+    joined = acceptance.accept_as_member(app, secret, emma.person_id)
     assert joined and not joined.new_person
     member = member_of(app, "emma@taylor.example", customer.id)
     assert (member.role, member.mobile) == (Role.USER, None)
@@ -148,7 +150,7 @@ def test_a_link_that_cannot_be_used_changes_nothing(app, smith, how, code, words
     if how == "expired":
         expire(app)
     elif how == "used":
-        assert invitations.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD)
+        assert acceptance.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD)
     elif how == "unknown":
         secret = secret[:-4] + "AAAA"
     elif how == "invited again":
@@ -162,11 +164,11 @@ def test_a_link_that_cannot_be_used_changes_nothing(app, smith, how, code, words
     elif how == "too long":
         secret = secret * 10
     before = snapshot(app)
-    for refused in (invitations.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD),
-                    invitations.accept_as_member(app, secret, emma.person_id)):
+    for refused in (acceptance.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD),
+                    acceptance.accept_as_member(app, secret, emma.person_id)):
         assert not refused and refused.code == code and refused.message.startswith(words)
     with database.new_session(app) as session:
-        assert isinstance(invitations.look(session, secret), type(refused))
+        assert isinstance(acceptance.look(session, secret), type(refused))
     assert snapshot(app) == before
 
 
@@ -184,9 +186,9 @@ def test_an_address_that_is_a_member_already(app, db, smith):
                              person__name="Jane")
     db.commit()
     before = snapshot(app)
-    refused = invitations.accept_as_member(app, secret, jane.person_id)
+    refused = acceptance.accept_as_member(app, secret, jane.person_id)
     assert refused.code is Refusal.ALREADY_MEMBER
-    refused = invitations.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD)
+    refused = acceptance.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD)
     assert refused.code is Refusal.HAS_ACCOUNT
     assert "Please sign in with it to accept the invitation." in refused.message
     assert snapshot(app) == before
@@ -196,7 +198,7 @@ def test_only_the_invited_person_can_accept(app, smith):
     customer, philip, _, mary, _, _, _ = smith
     secret = invite(app, philip, customer, "emma@taylor.example", "")
     before = snapshot(app)
-    refused = invitations.accept_as_member(app, secret, mary.person_id)
+    refused = acceptance.accept_as_member(app, secret, mary.person_id)
     assert refused.code is Refusal.WRONG_PERSON
     assert refused.message == ("This invitation is for emma@taylor.example. Please sign in "
                                "as emma@taylor.example to accept it.")
@@ -216,10 +218,10 @@ def test_a_new_persons_bad_name_or_password_changes_nothing(app, smith, name, pa
     customer, philip, _, _, _, _, _ = smith
     secret = invite(app, philip, customer)
     before = snapshot(app)
-    refused = invitations.accept_as_new_person(app, secret, name, password)
+    refused = acceptance.accept_as_new_person(app, secret, name, password)
     assert refused.code is Refusal.INVALID and words in refused.message
     assert snapshot(app) == before
-    assert invitations.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD)  # still valid
+    assert acceptance.accept_as_new_person(app, secret, "Jane", NEW_PASSWORD)  # still valid
 
 
 @pytest.mark.parametrize(("email", "mobile", "words"), [
@@ -289,7 +291,7 @@ def test_two_clicks_at_once_make_one_person(app, smith):
     def accept():
         with app.app_context():  # as a request's thread has
             start.wait(timeout=30)
-            results.append(invitations.accept_as_new_person(app, secret, "Jane",
+            results.append(acceptance.accept_as_new_person(app, secret, "Jane",
                                                             NEW_PASSWORD))
 
     threads = [threading.Thread(target=accept) for _ in range(4)]
