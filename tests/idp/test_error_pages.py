@@ -146,6 +146,8 @@ def test_a_refusal_at_the_edge_is_in_plain_words(provider):
         page = requests.get(f"{provider.url}/login?next=a%00b", headers=headers, timeout=10)
         assert page.status_code == 400 and styled(page)
         assert words in html.unescape(page.text) and "<code>invalid_request</code>" in page.text
+        # A quiet header (no person, no language switcher): a refusal starts no session.
+        assert "Set-Cookie" not in page.headers and "language-switcher" not in page.text
 
 
 # -- the 500 page -----------------------------------------------------------------------
@@ -166,6 +168,7 @@ def test_the_500_page_says_nothing_of_the_cause(make_app, database_url):
     assert "Er ging bij ons iets mis" in body and "<code>500</code>" in body
     for leak in ("secret", "hunter2", "RuntimeError", "Traceback"):
         assert leak not in body, leak
+    assert "Set-Cookie" not in page.headers  # the quiet header starts no session
     # A JSON client gets the framework's bare answer, with no detail either.
     bare = client.get("/broken", headers=JSON)
     assert bare.status_code == 500 and "secret" not in bare.get_data(as_text=True)
