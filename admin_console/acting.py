@@ -61,7 +61,7 @@ def other_administrators(db: Session, customer: Customer, actor: Membership) -> 
     return [m.person for m in locks.administrators(db, customer.id) if m.id != actor.id]
 
 
-def _demote(db: Session, member: Membership, customer: Customer, actor: str, how: str) -> None:
+def demote(db: Session, member: Membership, customer: Customer, actor: str, how: str) -> None:
     member.role = Role.USER
     Directory(db).record(AuditAction.DEMOTED, actor, customer=customer, person=member.person,
                          how=how)

@@ -15,8 +15,8 @@ from admin_console.acting import (  # noqa: F401 (Done and the rest are used fro
     NO_SUCH_MEMBER,
     NOT_ADMINISTRATOR,
     Done,
-    _demote,
     as_administrator,
+    demote,
     moment,
     other_administrators,
     tell,
@@ -123,7 +123,7 @@ def step_down(app: Flask, actor_id: str, customer_id: int) -> Done | Refused:
         if isinstance(checked, Refused):
             return checked
         customer, actor = checked
-        _demote(db, actor, customer, person_actor(actor.person), "stepped down")
+        demote(db, actor, customer, person_actor(actor.person), "stepped down")
         others = other_administrators(db, customer, actor)
         words = {"name": actor.person.name, "number": customer.number, "at": moment()}
         tell(db, "membership.stepped_down",
@@ -164,7 +164,7 @@ def hand_over(app: Flask, actor_id: str, customer_id: int, membership_id: int
             return Refused(Refusal.SUSPENDED, _("%(name)s's account is suspended.",
                                                 name=member.person.name))
         by = person_actor(actor.person)
-        _demote(db, actor, customer, by, "handed over")
+        demote(db, actor, customer, by, "handed over")
         make_administrator(db, member)  # the customer has no administrator now
         Directory(db).record(AuditAction.PROMOTED, by, customer=customer, person=member.person,
                              how="handed over")
@@ -316,7 +316,7 @@ def set_role_by_operator(app: Flask, email: str, typed_number: str, role: Role
         if member.role is role:
             return Done(f"{person.name} is already {role.value} of {customer.number}.")
         if role is Role.USER:
-            _demote(db, member, customer, OPERATOR, "operator")
+            demote(db, member, customer, OPERATOR, "operator")
             others = [m.person for m in locks.administrators(db, customer.id)]
             words = {"name": person.name, "number": customer.number, "at": moment()}
             tell(db, "membership.demoted", _l("Administration of customer %(number)s", **words),

@@ -31,7 +31,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from admin_console.administration import Done, _demote, set_self_promotion
+from admin_console.acting import Done, demote
+from admin_console.administration import set_self_promotion
 from admin_console.eligibility import Refused
 from claims.vocabulary import Role
 from idp.account import links
@@ -246,7 +247,7 @@ def undo_promotion(app: Flask, secret: object, person_id: str) -> Undone | UndoR
             return decided
         administrator, member = decided
         by = person_actor(administrator.person)
-        _demote(db, member, customer, by, HOW)
+        demote(db, member, customer, by, HOW)
         revoke_customer_grants(db, member.person_id, customer.id, "promotion_undone")
         Directory(db).record(AuditAction.PROMOTION_UNDONE, by, customer=customer,
                              person=member.person, by=administrator.person.name)
